@@ -1,0 +1,1 @@
+"""Benchmarks behind ``fst bench``. Targets live here, never in timed unit tests."""

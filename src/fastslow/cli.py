@@ -1,0 +1,218 @@
+"""The ``fst`` command line. Imports stay lazy so that ``fst --help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fastslow.errors import FastSlowError
+
+app = typer.Typer(help="Fast-Slow Training (FST): RL on the weights, GEPA on a population of prompts.",
+                  no_args_is_help=True, add_completion=False)
+bench_app = typer.Typer(help="Benchmarks (speed and quality targets live here, not in unit tests).",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+ThreadsOpt = typer.Option(1, "--threads", help="torch threads (1 is fastest on a loaded 2-core machine)")
+
+
+def _setup(threads: int) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    torch.set_num_threads(threads)
+    hf_logging.disable_progress_bar()
+
+
+def _write_json(data: dict, path: Optional[Path]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2))
+        console.print(f"wrote {path}")
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """List the named Rulebook tasks (the hidden program stays hidden from the model, not from you)."""
+    from fastslow.rulebook import NAMED_TASKS
+
+    table = Table("task", "program", "about")
+    for name, (spec, about) in NAMED_TASKS.items():
+        table.add_row(name, spec, about)
+    console.print(table)
+
+
+@app.command("pretrain-base")
+def pretrain_base(
+    out: Path = typer.Option(Path("runs/base-model"), help="output model folder"),
+    seed: int = typer.Option(0, help="seed of the data stream and the initialisation"),
+    steps: Optional[int] = typer.Option(None, help="optimizer steps (default: the shipped recipe)"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Rebuild the shipped tiny base model (tokenizer + Qwen3-architecture LM) from a seed, on the CPU."""
+    _setup(threads)
+    from fastslow.model.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(seed=seed, threads=threads, **({"steps": steps} if steps else {}))
+    record = pretrain(cfg, out, log=console.print)
+    console.print(f"saved {out} ({record['num_parameters']:,} parameters, {record['train_seconds']:.0f} s)")
+
+
+@app.command("eval-base")
+def eval_base_cmd(
+    model: str = typer.Option("base", help="local model folder, or 'base' for the shipped model"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON"),
+    n_explicit: int = typer.Option(300, help="instruction-following problems (split evenly over depths 1-3)"),
+    n_task: int = typer.Option(64, help="validation problems per named task"),
+    task: Optional[list[str]] = typer.Option(None, help="only these tasks (repeatable)"),
+    seed: int = 0,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Explicit-instruction accuracy by depth, and each task's seed-prompt accuracy and pass@16."""
+    _setup(threads)
+    from fastslow.evaluation.base_report import eval_base
+    from fastslow.model.base import load_model
+    from fastslow.rulebook import get_task
+
+    for name in task or []:
+        get_task(name)  # fail fast on an unknown name
+    policy, tokenizer = load_model(model)
+    report = eval_base(policy, tokenizer, n_explicit=n_explicit, n_task=n_task, seed=seed, tasks=task)
+    depth = Table("depth", "explicit accuracy (greedy)", title="Told the rule")
+    for d, acc in report["explicit_accuracy_by_depth"].items():
+        depth.add_row(d, f"{acc:.1%}")
+    console.print(depth)
+    named = Table("task", "program", "seed-prompt acc (T=1)", "pass@16", "told the rule", title="Named tasks")
+    for name, r in report["tasks"].items():
+        named.add_row(name, r["program"], f"{r['seed_prompt_accuracy']:.1%}", f"{r['seed_prompt_pass_at_16']:.1%}",
+                      f"{r['explicit_accuracy']:.1%}")
+    console.print(named)
+    _write_json(report, json_path)
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    from fastslow.config import ConfigError
+
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. learner.lr=1e-4), got {pair!r}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+@app.command("run")
+def run_cmd(
+    config: Path = typer.Argument(..., help="YAML run config (see configs/)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a field, e.g. --set learner.lr=1e-4"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the latest checkpoint in OUTPUT_DIR"),
+) -> None:
+    """Train (mode fst | rl | gepa) on a Rulebook task; metrics in OUTPUT_DIR/metrics.jsonl, checkpoints in
+    OUTPUT_DIR/checkpoints."""
+    from fastslow.config import load_config
+
+    cfg = load_config(config, _parse_overrides(set_ or []))
+    _setup(cfg.threads)
+    from fastslow.trainer import Trainer
+
+    trainer = Trainer(cfg)
+    if resume:
+        console.print(f"resumed at step {trainer.resume()}")
+    history = trainer.run(progress=not quiet)
+    evals = [h for h in history if h["kind"] == "eval"]
+    key = f"val_mean@{cfg.eval.k}"
+    console.print(f"validation {key}: {evals[0][key]:.3f} (step 0) -> {evals[-1][key]:.3f} (step {cfg.steps}); "
+                  f"metrics in {cfg.output_dir / 'metrics.jsonl'}")
+
+
+@app.command("demo")
+def demo_cmd(
+    quick: bool = typer.Option(False, "--quick", help="the 3-minute smoke version (one seed, a few steps)"),
+    out: Path = typer.Option(Path("runs/demo"), help="output folder (report.html, report.json, figures)"),
+    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """FST vs RL vs GEPA-only on the embedded Rulebook world: data efficiency, asymptote, drift, forgetting,
+    plasticity, continual learning and the weights x prompt quadrant, written up as report.html."""
+    _setup(threads)
+    from dataclasses import replace
+
+    from fastslow.experiments.report import write_report
+    from fastslow.experiments.suite import PROFILES, Suite
+
+    profile = PROFILES["quick" if quick else "standard"]
+    if seeds:
+        try:
+            profile = replace(profile, seeds=tuple(int(x) for x in seeds.split(",")))
+        except ValueError:
+            raise typer.BadParameter(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]fst demo[/] ({profile.name}): seeds {list(profile.seeds)}, {profile.steps} steps per run, "
+                  f"writing to {out}")
+    results = Suite(profile, out, log=console.print, progress=True).run()
+    summary = write_report(results, out)
+    table = Table("claim", "paper", "ours", "reproduced?", title="Paper claims on the Rulebook world")
+    for claim in summary.get("claims", []):
+        table.add_row(str(claim["claim"]), str(claim["paper"]), str(claim["ours"]), str(claim["verdict"]))
+    console.print(table)
+    console.print(f"report: {out / 'report.html'} ({results['settings']['wall_seconds']:.0f} s)")
+
+
+@bench_app.command("sampler")
+def bench_sampler(
+    model: str = typer.Option("base", help="local model folder, or 'base'"),
+    repeats: int = typer.Option(7, help="timed repeats of each method"),
+    json_path: Optional[Path] = typer.Option(None, "--json"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Sampler throughput vs plain ``model.generate`` (batch 64 x 32 new tokens), ratio from one run."""
+    _setup(threads)
+    from fastslow.bench.sampler_throughput import run
+    from fastslow.model.base import load_model
+
+    policy, tokenizer = load_model(model)
+    result = run(policy, tokenizer, repeats=repeats)
+    console.print_json(json.dumps(result))
+    _write_json(result, json_path)
+
+
+@bench_app.command("rl-step")
+def bench_rl_step(
+    model: str = typer.Option("base", help="local model folder, or 'base'"),
+    steps: int = typer.Option(6, help="timed steps of each trainer (after one warm-up step)"),
+    json_path: Optional[Path] = typer.Option(None, "--json"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Seconds per RL step (8 problems x 8 rollouts x 32 tokens) vs TRL's GRPOTrainer (cispo), same run."""
+    _setup(threads)
+    from fastslow.bench.rl_step import run
+
+    result = run(model, steps)
+    console.print_json(json.dumps(result))
+    _write_json(result, json_path)
+
+
+def main() -> None:
+    try:
+        app()
+    except FastSlowError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

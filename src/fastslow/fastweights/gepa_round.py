@@ -1,0 +1,133 @@
+"""One light GEPA round on the live policy (paper App. A/E), built on the ``gepa`` library.
+
+round(policy, anchor problems, population, budget) -> new population:
+  1. Re-score every carried prompt on the anchor problems with the CURRENT weights. Old scores are useless (the
+     weights and the anchor set both changed), and re-scoring is NOT counted against the metric-call budget
+     (K x |anchor| calls would exceed the paper's whole budget); it is reported separately as ``rescore_calls``.
+  2. Seed a GEPA state with that population and its fresh scores, then let ``gepa`` run its loop: Pareto parent
+     selection, a reflection minibatch (default 3), a reflector's incremental edit, strict-improvement
+     acceptance on the minibatch, full anchor evaluation of accepted children, until ``budget`` metric calls are
+     spent (GEPA checks the budget between iterations, so the last iteration may overshoot; ``metric_calls``
+     reports what was really used).
+  3. Return the top-K of the per-instance Pareto front (``population.top_k``).
+Every rollout evaluated in steps 1-2 lands in the round's ``RolloutCache`` for reuse by the slow loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import gepa
+from gepa.core.state import GEPAState, ValsetEvaluation
+
+from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
+from fastslow.fastweights.cache import RolloutCache
+from fastslow.fastweights.population import top_k
+from fastslow.fastweights.reflectors.base import Reflector
+from fastslow.sampler import Sampler, SamplingParams
+from fastslow.task import Problem, Task
+
+log = logging.getLogger("fastslow.gepa")
+
+
+class PromptTooLong(ValueError):
+    pass
+
+
+@dataclass
+class RoundResult:
+    population: list[str]
+    population_scores: list[float]  # mean anchor score of each returned prompt under the current weights
+    candidates: list[str]  # every prompt the round held, in GEPA's order
+    candidate_scores: list[float]
+    metric_calls: int  # rollouts spent on new proposals (the budgeted quantity)
+    rescore_calls: int  # rollouts spent re-scoring the carried population (not budgeted)
+    reflection_calls: int
+    proposals_rejected_too_long: int
+    accepted: int  # new candidates added to the pool
+    cache: RolloutCache = field(repr=False)
+
+
+class _SilentLogger:
+    def log(self, message: str) -> None:
+        log.debug(message)
+
+
+def make_proposer(reflector: Reflector, max_prompt_chars: int, counters: dict):
+    """GEPA ``custom_candidate_proposer``: the reflector's edit, or ``{}`` (GEPA then skips the proposal without
+    spending metric calls) when it has nothing usable or the prompt is over the length cap."""
+
+    def propose(candidate: dict[str, str], reflective_dataset: dict, components: list[str]) -> dict[str, str]:
+        counters["reflection_calls"] += 1
+        current = candidate[COMPONENT]
+        new = reflector.propose(current, reflective_dataset[COMPONENT])
+        if new is None or new.strip() == current.strip():
+            return {}
+        if len(new) > max_prompt_chars:
+            counters["too_long"] += 1
+            log.warning("rejected a proposed prompt of %d characters (cap %d)", len(new), max_prompt_chars)
+            return {}
+        return {COMPONENT: new}
+
+    return propose
+
+
+def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
+    if len(prompt) > max_prompt_chars:
+        raise PromptTooLong(f"prompt of {len(prompt)} characters exceeds the length cap of {max_prompt_chars}")
+    return prompt
+
+
+def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Sequence[Problem],
+               population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
+               seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000) -> RoundResult:
+    if not anchor:
+        raise ValueError("a GEPA round needs at least one anchor problem")
+    anchor = list(anchor)
+    cache = RolloutCache(cycle)
+    adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle)
+    distinct = list(dict.fromkeys(validate_prompt(p, max_prompt_chars) for p in population))
+
+    # 1. re-score the carried population under the current weights (outside the budget)
+    evaluations = [adapter.evaluate(anchor, {COMPONENT: p}) for p in distinct]
+    rescore_calls, adapter.metric_calls = adapter.metric_calls, 0
+    ids = list(range(len(anchor)))
+
+    def as_valset(eb) -> ValsetEvaluation:
+        return ValsetEvaluation(dict(zip(ids, eb.outputs)), dict(zip(ids, eb.scores)), None)
+
+    counters = {"reflection_calls": 0, "too_long": 0}
+    with tempfile.TemporaryDirectory(prefix="fst-gepa-") as run_dir:
+        state = GEPAState({COMPONENT: distinct[0]}, as_valset(evaluations[0]), frontier_type="instance")
+        for prompt, eb in zip(distinct[1:], evaluations[1:]):
+            state.update_state_with_new_program(parent_program_idx=[0], new_program={COMPONENT: prompt},
+                                                valset_evaluation=as_valset(eb), run_dir=None,
+                                                num_metric_calls_by_discovery_of_new_program=0)
+        state.num_full_ds_evals, state.total_num_evals = len(distinct), 0
+        state.save(run_dir)
+        if budget > 0:
+            adapter.prime(distinct[0], anchor, evaluations[0])
+            result = gepa.optimize(
+                seed_candidate={COMPONENT: distinct[0]}, trainset=anchor, valset=anchor, adapter=adapter,
+                custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
+                max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
+                candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
+                perfect_score=1.0, use_merge=False, run_dir=run_dir, seed=seed + cycle, logger=_SilentLogger(),
+                display_progress_bar=False, raise_on_exception=True,
+            )
+            prompts = [c[COMPONENT] for c in result.candidates]
+            subscores = [dict(s) for s in result.val_subscores]
+        else:
+            prompts = [c[COMPONENT] for c in state.program_candidates]
+            subscores = [dict(s) for s in state.prog_candidate_val_subscores]
+    new_population = top_k(prompts, subscores, k)
+    means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
+    return RoundResult(
+        population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
+        candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
+        reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
+        accepted=len(prompts) - len(distinct), cache=cache,
+    )

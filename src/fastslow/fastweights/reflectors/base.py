@@ -1,0 +1,53 @@
+"""The reflector contract.
+
+A reflector sees exactly what an LLM reflector would see: the current prompt and, per example, three strings
+("Inputs", "Generated Outputs", "Feedback"). It never receives a task object or a hidden program; ``check_examples``
+enforces that at the boundary. ``propose`` returns the new prompt, or ``None`` when it has nothing usable (a failed
+call, a timeout, an unparsable answer): the GEPA round then skips that proposal and training goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+EXAMPLE_KEYS = ("Inputs", "Generated Outputs", "Feedback")
+
+
+@dataclass
+class ReflectorStats:
+    calls: int = 0
+    proposals: int = 0  # calls that returned a usable prompt
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Reflector(Protocol):
+    name: str
+    stats: ReflectorStats
+
+    def propose(self, current_prompt: str, examples: Sequence[Mapping[str, str]]) -> str | None: ...
+
+
+def check_examples(current_prompt: str, examples: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Validate the string-only contract and return plain dict copies."""
+    if not isinstance(current_prompt, str):
+        raise TypeError(f"current_prompt must be a str, got {type(current_prompt).__name__}")
+    out = []
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, Mapping):
+            raise TypeError(f"example {i} must be a mapping of strings, got {type(ex).__name__}")
+        missing = [k for k in EXAMPLE_KEYS if k not in ex]
+        if missing:
+            raise TypeError(f"example {i} lacks {missing}; expected keys {EXAMPLE_KEYS}")
+        for k, v in ex.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"example {i} field {k!r} must be a str, got {type(v).__name__}: reflectors see "
+                                "only text")
+        out.append(dict(ex))
+    return out

@@ -1,0 +1,165 @@
+"""An LLM reflector: asks a real language model, through litellm, for an incrementally edited system prompt.
+
+Why litellm: one call reaches any provider litellm supports (OpenAI, Anthropic, Gemini, Bedrock, ...) by the model
+string alone (``"openai/gpt-4o-mini"``, ``"anthropic/claude-..."``), and a local OpenAI-compatible server such as
+vLLM or llama.cpp is reached with ``api_base`` (e.g. ``LLMReflector("hosted_vllm/Qwen/Qwen3-8B",
+api_base="http://localhost:8000/v1")``). litellm is an optional dependency (``pip install fastslow[llm]``) and is
+imported only inside ``propose``, so importing fastslow never needs it.
+
+Why failures return ``None``: a GEPA round that gets ``None`` skips that proposal and training goes on. A timeout, a
+dropped connection, a rate limit, an answer without a fenced block or one over the length cap must not kill a
+training run that may have been going for hours, so ``propose`` never raises for API or answer problems; it counts a
+failure in ``stats``, records a warning in ``stats.warnings`` and logs it on the ``fastslow.reflector`` logger. A
+``TypeError`` from ``check_examples`` (a non-string example) does raise: that is a bug in the caller, not bad luck.
+
+Retry policy:
+
+* ``retries`` is the number of *retries after the first attempt*: ``retries=3`` means up to 4 API calls, with
+  ``sleep(backoff * 2**k)`` before retry ``k`` (delays 1, 2, 4 s for ``backoff=1``). Any exception from the API call
+  is retried (timeouts, connection errors, rate limits, 5xx), except errors that cannot heal by waiting
+  (authentication, permission, model not found, bad request such as a context-window overflow), which give up at
+  once. litellm's / the OpenAI client's own retries are switched off (``max_retries=0``) so the attempts do not
+  multiply.
+* An *unusable answer* (no fenced block, an empty one, no text at all, or a proposal longer than
+  ``max_prompt_chars``) is **not** retried: the call succeeded and was paid for, a second sample is left to the next
+  GEPA round.
+
+Tokens (``response.usage``) and cost (``litellm.completion_cost``, 0.0 for models litellm has no price for, such as
+local servers or mock responses of unpriced models) are counted for every answer received, usable or not.
+
+For a local server prefer the ``hosted_vllm/`` prefix, which needs no API key: with ``openai/<model>`` and no
+``OPENAI_API_KEY`` set, litellm 1.110 reports the missing key as an ``InternalServerError`` (retried in vain).
+
+Note: on import litellm tries to download its model price map; unless ``LITELLM_LOCAL_MODEL_COST_MAP`` is already
+set, we set it to use the copy bundled with litellm instead (training must not depend on the network).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
+from fastslow.fastweights.reflectors.proposer_prompt import build_proposer_prompt, extract_fenced
+
+log = logging.getLogger("fastslow.reflector")
+
+# litellm exception class names that waiting cannot fix: give up without retrying.
+_NON_RETRYABLE = ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "BadRequestError")
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class LLMReflector:
+    """Propose an incrementally edited system prompt with an LLM reached through litellm (see module docstring)."""
+
+    def __init__(self, model: str, api_base: str | None = None, temperature: float = 1.0, timeout: float = 60,
+                 retries: int = 3, backoff: float = 1.0, max_prompt_chars: int = 2000, max_tokens: int = 1024,
+                 mock_response: str | None = None, sleep: Callable[[float], object] = time.sleep):
+        if not isinstance(model, str) or not model:
+            raise ValueError("model must be a non-empty litellm model string such as 'openai/gpt-4o-mini'")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        if backoff < 0:
+            raise ValueError(f"backoff must be >= 0, got {backoff}")
+        if max_prompt_chars <= 0:
+            raise ValueError(f"max_prompt_chars must be > 0, got {max_prompt_chars}")
+        self.model = model
+        self.api_base = api_base
+        self.temperature = temperature
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_prompt_chars = max_prompt_chars
+        self.max_tokens = max_tokens
+        self.mock_response = mock_response
+        self.sleep = sleep
+        self.name = f"llm:{model}"
+        self.stats = ReflectorStats()
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+
+    def _fail(self, message: str) -> None:
+        self.stats.failures += 1
+        self.stats.warnings.append(message)
+        log.warning(message)
+
+    def _count_usage(self, litellm, response) -> None:
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            self.stats.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            self.stats.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+            self.stats.cost_usd += float(cost or 0.0)
+        except Exception as exc:  # noqa: BLE001 - no price known (local server, unpriced mock): count it as free
+            log.debug("%s: no cost for this answer (%s: %s); counted as 0", self.name, type(exc).__name__,
+                      _short(exc))
+
+    def _completion_kwargs(self, message: str) -> dict:
+        kwargs = {"model": self.model, "messages": [{"role": "user", "content": message}],
+                  "temperature": self.temperature, "timeout": self.timeout, "api_base": self.api_base,
+                  "max_tokens": self.max_tokens,
+                  "max_retries": 0}  # litellm / the OpenAI client must not retry inside our retry loop
+        if self.mock_response is not None:
+            kwargs["mock_response"] = self.mock_response
+        return kwargs
+
+    # -- the contract ----------------------------------------------------------------------------------------------
+
+    def propose(self, current_prompt: str, examples: Sequence[Mapping[str, str]]) -> str | None:
+        examples = check_examples(current_prompt, examples)  # TypeError on a contract violation: a caller bug
+        self.stats.calls += 1
+        # litellm fetches a price list from the network on import unless told to use its bundled copy
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        try:
+            import litellm
+        except ImportError:
+            self._fail(f"{self.name}: litellm is not installed; `pip install fastslow[llm]` to use the LLM "
+                       "reflector. Proposal skipped.")
+            return None
+
+        kwargs = self._completion_kwargs(build_proposer_prompt(current_prompt, examples, self.max_prompt_chars))
+        response = None
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            try:
+                response = litellm.completion(**kwargs)
+                break
+            except Exception as exc:  # noqa: BLE001 - every API problem must skip the proposal, not kill training
+                kind = type(exc).__name__
+                fatal = kind in _NON_RETRYABLE
+                if fatal or attempt == attempts - 1:
+                    why = "not retryable" if fatal else f"after {attempt + 1} attempt(s)"
+                    self._fail(f"{self.name}: call failed ({why}) with {kind}: {_short(exc)}. Proposal skipped.")
+                    return None
+                delay = self.backoff * 2**attempt
+                log.info("%s: attempt %d/%d failed with %s: %s; retrying in %.3gs", self.name, attempt + 1,
+                         attempts, kind, _short(exc), delay)
+                self.sleep(delay)
+
+        self._count_usage(litellm, response)
+        try:
+            text = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError) as exc:
+            self._fail(f"{self.name}: unusable answer (no message: {type(exc).__name__}). Proposal skipped.")
+            return None
+        if not isinstance(text, str) or not text.strip():
+            self._fail(f"{self.name}: unusable answer (empty). Proposal skipped.")
+            return None
+        proposal = extract_fenced(text)
+        if proposal is None:
+            self._fail(f"{self.name}: unusable answer (no non-empty ``` block): {_short(text, 200)!r}. "
+                       "Proposal skipped.")
+            return None
+        if len(proposal) > self.max_prompt_chars:
+            self._fail(f"{self.name}: proposal rejected: {len(proposal)} characters exceeds the length cap "
+                       f"max_prompt_chars={self.max_prompt_chars}. Proposal skipped.")
+            return None
+        self.stats.proposals += 1
+        return proposal

@@ -1,0 +1,56 @@
+"""The "light" recipe's proposer prompt: incremental edits of the current prompt, not rewrites (paper App. E).
+
+The paper does not publish its prompt; this one follows its description: change the current instruction
+minimally, keep what already works, add targeted guidance for the failures observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+INCREMENTAL_EDIT_TEMPLATE = """You are improving the system prompt of an assistant that is being trained on a task.
+
+The current system prompt is:
+```
+{current_prompt}
+```
+
+Below are examples of the assistant's inputs, its outputs under this prompt, and feedback on each output.
+{examples}
+
+Propose an improved system prompt by EDITING the current one incrementally:
+- keep everything in it that already works, its role and its output format;
+- change it minimally: add or revise only the guidance that addresses the failures shown in the feedback;
+- state any rule you can infer from the feedback precisely and generally, not for one example only;
+- keep it short (at most {max_chars} characters).
+
+Return only the new system prompt, inside a single ``` block."""
+
+
+def format_examples(examples: Sequence[Mapping[str, str]]) -> str:
+    parts = []
+    for i, ex in enumerate(examples, 1):
+        parts.append(f"# Example {i}\n## Inputs\n{ex['Inputs']}\n## Generated Outputs\n{ex['Generated Outputs']}\n"
+                     f"## Feedback\n{ex['Feedback']}")
+    return "\n\n".join(parts)
+
+
+def build_proposer_prompt(current_prompt: str, examples: Sequence[Mapping[str, str]], max_chars: int) -> str:
+    return INCREMENTAL_EDIT_TEMPLATE.format(current_prompt=current_prompt, examples=format_examples(examples),
+                                            max_chars=max_chars)
+
+
+def extract_fenced(text: str) -> str | None:
+    """The content of the first ``` block (a language tag on the opening fence is dropped); None if absent."""
+    start = text.find("```")
+    if start < 0:
+        return None
+    end = text.find("```", start + 3)
+    if end < 0:
+        return None
+    body = text[start + 3 : end]
+    first_newline = body.find("\n")
+    if first_newline >= 0 and body[:first_newline].strip().isidentifier():
+        body = body[first_newline + 1 :]
+    body = body.strip()
+    return body or None

@@ -1,0 +1,80 @@
+"""One logging interface, several sinks: a JSONL file (always), and TensorBoard / Weights & Biases if asked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+
+class Sink(Protocol):
+    def write(self, step: int, metrics: dict) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlSink:
+    """Appends one JSON object per call; a resumed run keeps appending to the same file."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a")
+
+    def write(self, step: int, metrics: dict) -> None:
+        self.file.write(json.dumps({"step": step, **metrics}) + "\n")
+        self.file.flush()
+
+    def rewrite(self, records: list[dict]) -> None:
+        """Replace the file's content (on resume: drop lines written after the checkpoint)."""
+        path = Path(self.file.name)
+        self.file.close()
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        self.file = path.open("a")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class TensorBoardSink:
+    def __init__(self, log_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+        self.writer = SummaryWriter(str(log_dir))
+
+    def write(self, step: int, metrics: dict) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandbSink:
+    def __init__(self, project: str, config: dict, run_dir: Path):
+        import wandb
+
+        self.run = wandb.init(project=project, config=config, dir=str(run_dir))
+
+    def write(self, step: int, metrics: dict) -> None:
+        self.run.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class MetricsLogger:
+    def __init__(self, sinks: list[Sink]):
+        self.sinks = sinks
+
+    def log(self, step: int, metrics: dict) -> None:
+        for sink in self.sinks:
+            sink.write(step, metrics)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -1,0 +1,196 @@
+"""Sampler: batched generation that returns tokens *and* the behaviour log-probs the learner needs.
+
+The interface is deliberately narrow (chat messages in, completions out) so that a vLLM backend can implement it
+later. ``HFSampler`` works with any Hugging Face causal LM: it runs its own KV-cache decoding loop instead of
+``model.generate``, which at small model sizes spends most of its time in per-token Python overhead (logits
+processors, stopping criteria, cache bookkeeping), and it drops finished rows from the batch as it goes.
+
+Behaviour log-probs are those of the distribution actually sampled from *before* top-p truncation, i.e.
+``log_softmax(logits / temperature)``; a learner that scores the same tokens with the same temperature gets an
+importance ratio of exactly 1 for on-policy data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from transformers import DynamicCache
+
+from fastslow import fast_decode
+from fastslow.fast_decode import FastDecoder, cache_kwarg
+from fastslow.task import Messages
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 48
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass
+class Completion:
+    """One sampled completion. ``logprobs[i]`` is the behaviour log-prob of ``token_ids[i]``."""
+
+    prompt_ids: list[int]
+    token_ids: list[int]
+    logprobs: list[float]
+    text: str
+    finished: bool  # stopped on EOS rather than on the token limit
+    meta: dict = field(default_factory=dict)
+
+
+class Sampler(Protocol):
+    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
+        """``n`` completions for each chat prompt (outer list follows ``prompts``)."""
+        ...
+
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Mask logits outside the smallest set whose probability reaches ``top_p`` (the top token always stays)."""
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    drop_sorted = cum - sorted_logits.softmax(-1) >= top_p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+class HFDecoder:
+    """Decoding through the model's own forward and cache: works for any causal LM."""
+
+    def __init__(self, model):
+        self.model = model
+        self.cache_kwarg = cache_kwarg(model)
+
+    def prefill(self, input_ids, mask, positions, max_new: int) -> torch.Tensor:
+        self.cache, self.mask = DynamicCache(), mask
+        return self._forward(input_ids, positions, logits_to_keep=1)
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.cache.batch_select_indices(rows)
+        self.mask = self.mask[rows]
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(tokens), 1))], dim=-1)
+        return self._forward(tokens[:, None], positions[:, None])
+
+    def _forward(self, ids, positions, **kw) -> torch.Tensor:
+        out = self.model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
+                         **{self.cache_kwarg: self.cache}, **kw)
+        return out.logits[:, -1]
+
+
+class HFSampler:
+    """Sampler over a Hugging Face causal LM and its tokenizer (chat template required)."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 256, fast: bool | None = None):
+        self.model = model
+        self.fast = fast_decode.supports(model) if fast is None else fast
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def encode(self, messages: Messages) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
+        encoded = [self.encode(m) for m in prompts]
+        return self.sample_ids(encoded, params, n)
+
+    def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1
+                   ) -> list[list[Completion]]:
+        generator = None
+        device = next(self.model.parameters()).device
+        if params.seed is not None:
+            generator = torch.Generator(device=device).manual_seed(params.seed)
+        flat = [ids for ids in prompt_ids for _ in range(n)]
+        results: list[Completion] = []
+        for start in range(0, len(flat), self.batch_size):
+            results += self._generate(flat[start : start + self.batch_size], params, generator)
+        return [results[i * n : (i + 1) * n] for i in range(len(prompt_ids))]
+
+    @torch.no_grad()
+    def _generate(self, prompts: list[list[int]], params: SamplingParams, generator) -> list[Completion]:
+        device = next(self.model.parameters()).device
+        # Prefill each distinct prompt once, then fan its KV cache out to its samples (prefix sharing).
+        unique: dict[tuple[int, ...], int] = {}
+        fan_out = torch.tensor([unique.setdefault(tuple(p), len(unique)) for p in prompts], device=device)
+        distinct = [list(p) for p in unique]
+        batch, width = len(prompts), max(len(p) for p in distinct)
+        input_ids = torch.full((len(distinct), width), self.pad_id, dtype=torch.long, device=device)
+        mask = torch.zeros((len(distinct), width), dtype=torch.long, device=device)
+        for i, p in enumerate(distinct):  # left padding: every row's next token sits at the same column
+            input_ids[i, width - len(p):] = torch.tensor(p, device=device)
+            mask[i, width - len(p):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        was_training = self.model.training
+        self.model.eval()
+        decoder = FastDecoder(self.model) if self.fast else HFDecoder(self.model)
+        logits = decoder.prefill(input_ids, mask, positions, params.max_new_tokens).float()[fan_out]
+        decoder.select(fan_out)
+        positions = positions[fan_out]
+        alive = torch.arange(batch, device=device)  # original row of each row still decoding
+        tokens = torch.full((batch, params.max_new_tokens), self.pad_id, dtype=torch.long, device=device)
+        logps = torch.zeros((batch, params.max_new_tokens), device=device)
+        lengths = torch.zeros(batch, dtype=torch.long, device=device)
+        finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        next_pos = positions[:, -1] + 1
+        for t in range(params.max_new_tokens):
+            token, logp = self._pick(logits, params, generator)
+            tokens[alive, t] = token
+            logps[alive, t] = logp
+            lengths[alive] += 1
+            done = token == self.eos_id
+            finished[alive[done]] = True
+            if t == params.max_new_tokens - 1:
+                break
+            if done.any():  # drop finished rows from the batch and the cache
+                if done.all():
+                    break
+                keep = (~done).nonzero().squeeze(-1)
+                alive, token, next_pos = alive[keep], token[keep], next_pos[keep]
+                decoder.select(keep)
+            logits = decoder.step(token, next_pos).float()
+            next_pos = next_pos + 1
+        if was_training:
+            self.model.train()
+        tokens, logps, lengths = tokens.tolist(), logps.tolist(), lengths.tolist()
+        completions = []
+        for i, prompt in enumerate(prompts):
+            ids = tokens[i][: lengths[i]]
+            completions.append(Completion(
+                prompt_ids=list(prompt), token_ids=ids, logprobs=logps[i][: lengths[i]],
+                text=self.tokenizer.decode(ids, skip_special_tokens=True), finished=bool(finished[i]),
+            ))
+        return completions
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, params: SamplingParams, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if params.temperature == 0:  # greedy; behaviour log-probs are those of the untempered model
+            logp_all = logits.log_softmax(-1)
+            token = logits.argmax(-1)
+        else:
+            scaled = logits / params.temperature
+            logp_all = scaled.log_softmax(-1)
+            probs = top_p_filter(scaled, params.top_p).softmax(-1)
+            # Exponential race (Gumbel-max in another guise): an exact draw from ``probs``, much cheaper than
+            # torch.multinomial for small batches.
+            race = torch.empty_like(probs).exponential_(generator=generator)
+            token = (probs / race).argmax(-1)
+        return token, logp_all.gather(-1, token[:, None]).squeeze(-1)

@@ -1,0 +1,287 @@
+"""The training run: the paper's Algorithm 1 over small named parts, for all three modes.
+
+    population <- [seed prompt]
+    for cycle c = 0, 1, ...:
+        lookahead <- the next T batches                              (ProblemStream.peek)
+        if mode in {fst, gepa}:                                      fast weights
+            population, cache <- GEPA round(current policy, anchor subset of lookahead,
+                                            seeded with population, budget) -> top-K of the Pareto front
+        for t = 1..T:
+            batch <- next batch
+            if mode in {fst, rl}:                                    slow weights
+                every problem: G rollouts, G/K under each prompt (reused GEPA rollouts first), ONE group
+                CISPO step on the groups
+
+``rl`` keeps the seed prompt (K=1) and never runs GEPA; ``gepa`` never updates the weights; the data stream, the
+budgets and the evaluation are the same code for all three. Every step logs reward, zero-variance fraction,
+entropy, KL on its own samples, grad norm, clip fraction, timings and the cumulative rollout / reflection
+counts; every ``eval.every`` steps the validation mean@k under the deployed (lead) prompt and the diagnostic
+KL(pi_train || pi_base).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastslow.config import RunConfig
+from fastslow.data import ProblemStream, StagedProblemStream
+from fastslow.evaluation.accuracy import evaluate
+from fastslow.evaluation.kl import kl_to_base
+from fastslow.metrics import JsonlSink, MetricsLogger, Sink
+from fastslow.model.base import load_model
+from fastslow.rl.advantages import assign, has_signal
+from fastslow.rl.learner import Learner, LearnerConfig
+from fastslow.rl.rollouts import collect_groups
+from fastslow.rulebook import get_task
+from fastslow.sampler import HFSampler, SamplingParams
+
+
+def derived_seed(seed: int, step: int, purpose: int) -> int:
+    """Independent, reproducible sampling seeds per (run seed, step, purpose)."""
+    return (seed * 1_000_003 + step * 7_919 + purpose * 104_729) % (2**63)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, sinks: list[Sink] | None = None, reflector=None):
+        self.cfg = cfg
+        torch.set_num_threads(cfg.threads)
+        seed_everything(cfg.seed)
+        self.out = Path(cfg.output_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
+        self.tasks = [get_task(name, seed=cfg.seed, seed_prompt=cfg.task.seed_prompt,
+                               partial_credit=cfg.task.partial_credit) for name in cfg.task.names]
+        self.policy, self.tokenizer = load_model(cfg.model)
+        self.base = copy.deepcopy(self.policy).eval().requires_grad_(False)
+        L = cfg.learner
+        self.learner = Learner(self.policy, LearnerConfig(
+            loss=L.loss, aggregation=L.aggregation, tau=L.tau, eps_low=L.eps_low, eps_high=L.eps_high,
+            kl_coef=L.kl_coef, lr=L.lr, warmup_steps=L.warmup_steps, weight_decay=L.weight_decay,
+            grad_clip=L.grad_clip, micro_batch_size=L.micro_batch_size, temperature=cfg.rollout.temperature,
+        ), ref_model=self.base, pad_id=self.tokenizer.pad_token_id)
+        self.base.to(self.learner.accelerator.device)  # the policy was placed by accelerate; keep them together
+        self.sampler = HFSampler(self.learner.policy, self.tokenizer)
+        if cfg.task.stream:
+            self.stream = StagedProblemStream(self.tasks, cfg.rollout.problems_per_step, cfg.task.steps_per_stage)
+        else:
+            self.stream = ProblemStream(self.tasks[0], cfg.rollout.problems_per_step)
+        self.val = {t.name: t.problems("val", cfg.eval.problems) for t in self.tasks}
+        self.population = [cfg.task.seed_prompt]
+        self.K = 1 if cfg.mode == "rl" else cfg.population.size
+        self.cache = None  # the latest GEPA round's rollouts (reuse)
+        self.reflector = reflector
+        if cfg.mode != "rl" and reflector is None:
+            from fastslow.fastweights.reflectors.factory import build_reflector
+
+            self.reflector = build_reflector(cfg.population.reflector, cfg.seed, cfg.population.max_prompt_chars)
+        self.counts = {"rl_rollouts": 0, "reused_rollouts": 0, "gepa_metric_calls": 0, "gepa_rescore_calls": 0,
+                       "reflection_calls": 0, "gepa_rounds": 0}
+        sinks = list(sinks or [])
+        if cfg.logging.tensorboard:
+            from fastslow.metrics import TensorBoardSink
+
+            sinks.append(TensorBoardSink(self.out / "tensorboard"))
+        if cfg.logging.wandb:
+            from fastslow.metrics import WandbSink
+
+            sinks.append(WandbSink(cfg.logging.wandb_project, cfg.model_dump(mode="json"), self.out))
+        self.jsonl = JsonlSink(self.out / "metrics.jsonl")
+        self.logger = MetricsLogger([self.jsonl, *sinks])
+        self.step = 0
+        self.history: list[dict] = []
+
+    @property
+    def task(self):
+        """The task being trained on at the current step (fixed unless the config has a task stream)."""
+        return self.stream.task_at(min(self.step, self.cfg.steps - 1))
+
+    def rollout_params(self, purpose: int) -> SamplingParams:
+        r = self.cfg.rollout
+        return SamplingParams(temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens,
+                              seed=derived_seed(self.cfg.seed, self.step, purpose))
+
+    # ---- fast weights: one GEPA round ----------------------------------------------------------------------
+    def gepa_round(self, cycle: int) -> dict:
+        from fastslow.fastweights.gepa_round import gepa_round
+
+        cfg, P = self.cfg, self.cfg.population
+        lookahead = [p for batch in self.stream.peek(P.cycle_steps) for p in batch]
+        rng = random.Random(derived_seed(cfg.seed, cycle, 4))
+        anchor = lookahead if P.anchor_size >= len(lookahead) else rng.sample(lookahead, P.anchor_size)
+        start = time.perf_counter()
+        result = gepa_round(self.sampler, self.task, self.reflector, anchor, self.population, P.budget, self.K,
+                            self.rollout_params(5), cycle=cycle, seed=cfg.seed, minibatch_size=P.minibatch_size,
+                            max_prompt_chars=P.max_prompt_chars)
+        self.population = result.population
+        self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None
+        self.counts["gepa_rounds"] += 1
+        self.counts["gepa_metric_calls"] += result.metric_calls
+        self.counts["gepa_rescore_calls"] += result.rescore_calls
+        self.counts["reflection_calls"] += result.reflection_calls
+        return {"cycle": cycle, "population": list(result.population), "population_scores": result.population_scores,
+                "candidates": len(result.candidates), "accepted": result.accepted,
+                "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
+                "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
+                "time_gepa": time.perf_counter() - start}
+
+    # ---- slow weights: one RL step -------------------------------------------------------------------------
+    def rl_step(self, problems=None) -> dict:
+        cfg = self.cfg
+        problems = self.stream.next() if problems is None else problems
+        timings: dict[str, float] = {}
+        groups = collect_groups(self.sampler, self.task, problems, self.population, cfg.rollout.group_size,
+                                self.rollout_params(1), reuse=self.cache, timings=timings)
+        assign(groups, cfg.learner.baseline, cfg.learner.scale_by_std)
+        rewards = [r for g in groups for r in g.rewards]
+        zero_var = sum(not has_signal(g) for g in groups) / len(groups)
+        train_groups = [g for g in groups if has_signal(g)] if cfg.learner.drop_zero_variance else groups
+        start = time.perf_counter()
+        metrics = self.learner.step(train_groups)
+        timings["learning"] = time.perf_counter() - start
+        per_prompt = {}
+        for k in range(len(self.population)):
+            rs = [r.reward for g in groups for r in g.rollouts if r.prompt_index == k]
+            per_prompt[f"reward_prompt_{k}"] = sum(rs) / max(1, len(rs))
+        reused = sum(r.source == "reused" for g in groups for r in g.rollouts)
+        self.counts["rl_rollouts"] += len(rewards) - reused
+        self.counts["reused_rollouts"] += reused
+        return {"reward_mean": sum(rewards) / len(rewards), "zero_variance_frac": zero_var, **metrics,
+                "reused_frac": reused / len(rewards), **per_prompt,
+                **{f"time_{k}": v for k, v in timings.items()}}
+
+    # ---- evaluation ----------------------------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        cfg, ev = self.cfg, self.cfg.eval
+        start = time.perf_counter()
+        lead = self.population[0]
+        params = SamplingParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=cfg.rollout.max_new_tokens,
+                                seed=derived_seed(cfg.seed, self.step, 2))
+        key = f"val_mean@{ev.k}"
+        result = {}
+        for task in self.tasks:  # in a stream every task is measured (retention), the current one is ``key``
+            result[f"{key}/{task.name}"] = evaluate(self.sampler, task, self.val[task.name], lead, params, k=ev.k).mean
+        result[key] = result[f"{key}/{self.task.name}"]
+        if len(self.tasks) == 1:
+            del result[f"{key}/{self.task.name}"]
+        if ev.kl_problems:
+            context = cfg.task.seed_prompt if ev.kl_context == "seed" else lead
+            result["kl_to_base"] = kl_to_base(self.learner.policy, self.base, self.sampler, self.task,
+                                              self.val[self.task.name][: ev.kl_problems], context,
+                                              max_new_tokens=cfg.rollout.max_new_tokens,
+                                              seed=derived_seed(cfg.seed, self.step, 3),
+                                              pad_id=self.tokenizer.pad_token_id)
+        result["time_eval"] = time.perf_counter() - start
+        return result
+
+    # ---- the loop ------------------------------------------------------------------------------------------
+    def run(self, progress: bool = True) -> list[dict]:
+        """Algorithm 1 (see the module docstring)."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        cfg, T = self.cfg, self.cfg.population.cycle_steps
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), TextColumn("{task.fields[info]}")]
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            job = bar.add_task(f"{cfg.mode} {'>'.join(cfg.task.names)}", total=cfg.steps, info="")
+            if self.step == 0:
+                self._eval_and_log()
+            while self.step < cfg.steps:
+                if self.step % T == 0 and cfg.mode in ("fst", "gepa"):
+                    self._log("gepa", self.gepa_round(cycle=self.step // T))
+                start = time.perf_counter()
+                if cfg.mode in ("fst", "rl"):
+                    metrics = self.rl_step()
+                else:  # gepa-only: the weights stay frozen, the data stream moves on
+                    self.stream.next()
+                    metrics = {}
+                self.step += 1
+                metrics["time_step"] = time.perf_counter() - start
+                self._log("train", {**metrics, **self.counts})
+                info = f"reward {metrics['reward_mean']:.3f}" if "reward_mean" in metrics else ""
+                if self.step % cfg.eval.every == 0 or self.step == cfg.steps:
+                    ev = self._eval_and_log()
+                    info += f" | val {ev[f'val_mean@{cfg.eval.k}']:.3f}"
+                if self.step % cfg.checkpoint.every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+                bar.update(job, completed=self.step, info=info)
+        self.save_final()
+        self.logger.close()
+        return self.history
+
+    def _eval_and_log(self) -> dict:
+        ev = {**self.evaluate(), **self.counts, "lead_prompt": self.population[0]}
+        self._log("eval", ev)
+        return ev
+
+    def _log(self, kind: str, metrics: dict) -> None:
+        record = {"kind": kind, **metrics}
+        self.history.append({"step": self.step, **record})
+        self.logger.log(self.step, record)
+
+    # ---- joint checkpoints ---------------------------------------------------------------------------------
+    def run_state(self) -> dict:
+        reflector = None
+        if self.reflector is not None:
+            rng = getattr(self.reflector, "rng", None)
+            reflector = {"stats": self.reflector.stats, "rng": rng.getstate() if rng is not None else None}
+        return {
+            "step": self.step, "population": self.population, "cursor": self.stream.cursor, "counts": self.counts,
+            "history": self.history, "cache": self.cache.state_dict() if self.cache is not None else None,
+            "reflector": reflector, "learner_steps": self.learner.steps_done,
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def save_checkpoint(self) -> Path:
+        from fastslow import checkpoint
+
+        return checkpoint.save(self.out / "checkpoints", self.step, self.learner.policy, self.tokenizer,
+                               self.learner.optimizer, self.learner.scheduler, self.run_state(),
+                               keep=self.cfg.checkpoint.keep)
+
+    def resume(self) -> int:
+        """Restore the latest complete checkpoint of this run's output folder; returns its step."""
+        from fastslow import checkpoint
+        from fastslow.fastweights.cache import RolloutCache
+        from fastslow.model.base import load_model as load
+
+        folder = checkpoint.latest(self.out / "checkpoints")
+        optim, state = checkpoint.load_training_state(folder)
+        weights = load(folder / "policy")[0].state_dict()
+        self.learner.policy.load_state_dict(weights)
+        self.learner.optimizer.load_state_dict(optim["optimizer"])
+        self.learner.scheduler.load_state_dict(optim["scheduler"])
+        self.learner.steps_done = state["learner_steps"]
+        self.step, self.population, self.counts = state["step"], state["population"], state["counts"]
+        self.stream.cursor, self.history = state["cursor"], state["history"]
+        self.cache = None
+        if state["cache"] is not None:
+            self.cache = RolloutCache()
+            self.cache.load_state_dict(state["cache"])
+        if state["reflector"] is not None and self.reflector is not None:
+            self.reflector.stats = state["reflector"]["stats"]
+            if state["reflector"]["rng"] is not None:
+                self.reflector.rng.setstate(state["reflector"]["rng"])
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.jsonl.rewrite(self.history)
+        return self.step
+
+    def save_final(self) -> None:
+        final = self.out / "final"
+        self.learner.policy.save_pretrained(final)
+        self.tokenizer.save_pretrained(final)
+        (final / "population.json").write_text(json.dumps(self.population, indent=2))

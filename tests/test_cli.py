@@ -1,0 +1,53 @@
+"""CLI smoke tests: every command has --help, and bad input gives a clear one-line error, not a traceback."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from fastslow.cli import app, main
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("cmd", [[], ["tasks"], ["pretrain-base"], ["eval-base"], ["bench"], ["bench", "sampler"]])
+def test_help(cmd):
+    result = runner.invoke(app, [*cmd, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_tasks_lists_named_tasks():
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0 and "cipher" in result.output and "mirror" in result.output
+
+
+def test_eval_base_writes_json(tmp_path):
+    out = tmp_path / "base.json"
+    result = runner.invoke(app, ["eval-base", "--n-explicit", "6", "--n-task", "2", "--task", "mirror",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert set(report["explicit_accuracy_by_depth"]) == {"1", "2", "3"}
+    mirror = report["tasks"]["mirror"]
+    assert 0 <= mirror["seed_prompt_accuracy"] <= mirror["seed_prompt_pass_at_16"] <= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval-base", "--model", "/no/such/model"], "is not a folder"),
+    (["eval-base", "--task", "no-such-task"], "unknown task 'no-such-task'"),
+])
+def test_bad_input_is_a_clear_error(monkeypatch, capsys, args, message):
+    monkeypatch.setattr("sys.argv", ["fst", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    out = capsys.readouterr().out
+    assert message in " ".join(out.split()) and "Traceback" not in out
+
+
+def test_pretrain_base_cli_runs(tmp_path):
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["pretrain-base", "--out", str(out), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()

@@ -1,0 +1,111 @@
+"""The FST loop (Algorithm 1): GEPA exactly every T steps, K prompts x G/K rollouts in one group per problem,
+rollout reuse confined to its own cycle; the same loop runs rl and gepa modes."""
+
+import pytest
+
+from fastslow.config import parse_config
+from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
+from fastslow.rl import rollouts as rollouts_module
+from fastslow.trainer import Trainer
+
+
+class HintReflector:
+    name = "hint"
+
+    def __init__(self):
+        self.stats = ReflectorStats()
+
+    def propose(self, current, examples):
+        check_examples(current, examples)
+        self.stats.calls += 1
+        return f"{current} Hint {self.stats.calls}."
+
+
+def config(model_dir, out, mode="fst", **population):
+    return parse_config({
+        "mode": mode, "model": str(model_dir), "output_dir": str(out), "steps": 7,
+        "task": {"name": "tidy", "partial_credit": True},
+        "rollout": {"problems_per_step": 2, "group_size": 4, "max_new_tokens": 8},
+        "population": {"size": 2, "cycle_steps": 3, "anchor_size": 4, "budget": 12, **population},
+        "eval": {"every": 7, "problems": 4, "k": 2, "kl_problems": 2},
+    })
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Record every group the RL steps build."""
+    seen = []
+    original = rollouts_module.collect_groups
+
+    def recording(*args, **kwargs):
+        groups = original(*args, **kwargs)
+        seen.append((kwargs.get("cycle"), groups))
+        return groups
+
+    monkeypatch.setattr("fastslow.trainer.collect_groups", recording)
+    return seen
+
+
+def test_gepa_every_t_steps_and_group_structure(tiny_model_dir, tmp_path, spy):
+    trainer = Trainer(config(tiny_model_dir, tmp_path), reflector=HintReflector())
+    history = trainer.run(progress=False)
+    rounds = [h for h in history if h["kind"] == "gepa"]
+    assert [h["step"] for h in rounds] == [0, 3, 6]  # before steps 1, 4 and 7
+    assert [h["cycle"] for h in rounds] == [0, 1, 2]
+    assert len(spy) == 7
+    for step, (_, groups) in enumerate(spy):
+        population = next(h["population"] for h in reversed(rounds) if h["step"] <= step)
+        for g in groups:
+            assert len(g.rollouts) == 4
+            for k, prompt in enumerate(population):
+                mine = [r for r in g.rollouts if r.prompt_index == k]
+                assert len(mine) == 2 and all(r.prompt == prompt for r in mine)
+            assert abs(sum(g.advantages)) < 1e-6  # one statistic over all K prompts' rollouts
+
+
+def test_reuse_never_crosses_cycles(tiny_model_dir, tmp_path, spy):
+    trainer = Trainer(config(tiny_model_dir, tmp_path), reflector=HintReflector())
+    history = trainer.run(progress=False)
+    reused = [(step, r) for step, (_, groups) in enumerate(spy) for g in groups for r in g.rollouts
+              if r.source == "reused"]
+    assert reused, "the anchor set is drawn from the lookahead, so some slots must be reused"
+    for step, r in reused:
+        assert r.cycle == step // 3
+    train = [h for h in history if h["kind"] == "train"]
+    assert train[-1]["reused_rollouts"] == len(reused)
+
+
+def test_no_reuse_when_disabled(tiny_model_dir, tmp_path, spy):
+    Trainer(config(tiny_model_dir, tmp_path, reuse_rollouts=False), reflector=HintReflector()).run(progress=False)
+    assert not any(r.source == "reused" for _, groups in spy for g in groups for r in g.rollouts)
+
+
+def test_gepa_mode_freezes_weights_and_rl_mode_never_reflects(tiny_model_dir, tmp_path, spy):
+    trainer = Trainer(config(tiny_model_dir, tmp_path / "g", mode="gepa"), reflector=HintReflector())
+    before = {k: v.clone() for k, v in trainer.learner.policy.state_dict().items()}
+    history = trainer.run(progress=False)
+    after = trainer.learner.policy.state_dict()
+    assert all((before[k] == after[k]).all() for k in before) and not spy
+    evals = [h for h in history if h["kind"] == "eval"]
+    assert evals[-1]["gepa_metric_calls"] > 0 and evals[-1]["reflection_calls"] > 0
+    assert evals[-1]["kl_to_base"] == 0.0
+
+    reflector = HintReflector()
+    history = Trainer(config(tiny_model_dir, tmp_path / "r", mode="rl"), reflector=reflector).run(progress=False)
+    assert reflector.stats.calls == 0 and not [h for h in history if h["kind"] == "gepa"]
+    assert all(len(g.rollouts) == 4 and {r.prompt_index for r in g.rollouts} == {0} for _, gs in spy for g in gs)
+
+
+def test_task_stream_switches_tasks_between_cycles(tiny_model_dir, tmp_path, spy):
+    data = config(tiny_model_dir, tmp_path).model_dump()
+    data["task"].update(stream=["tidy", "mirror"], steps_per_stage=3)
+    data["steps"] = 6
+    trainer = Trainer(parse_config(data), reflector=HintReflector())
+    history = trainer.run(progress=False)
+    assert [{p.id.split("/")[0] for g in groups for p in [g.problem]} for _, groups in spy] == \
+        [{"tidy"}] * 3 + [{"mirror"}] * 3
+    last_eval = [h for h in history if h["kind"] == "eval"][-1]
+    assert {"val_mean@2/tidy", "val_mean@2/mirror"} <= set(last_eval)
+    assert last_eval["val_mean@2"] == last_eval["val_mean@2/mirror"]
+    with pytest.raises(Exception, match="multiple of population.cycle_steps"):
+        parse_config({**data, "task": {**data["task"], "steps_per_stage": 4}})

@@ -1,0 +1,121 @@
+"""The fast channel: the GEPA adapter contract, a round on the live policy, top-K export, budget accounting."""
+
+import copy
+
+import pytest
+import torch
+
+from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
+from fastslow.fastweights.cache import RolloutCache
+from fastslow.fastweights.gepa_round import PromptTooLong, gepa_round, make_proposer
+from fastslow.fastweights.population import rank_candidates, top_k
+from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
+from fastslow.model.base import load_model
+from fastslow.rulebook import get_task
+from fastslow.sampler import HFSampler, SamplingParams
+
+PARAMS = SamplingParams(temperature=1.0, max_new_tokens=12)
+
+
+class CountingReflector:
+    """Appends a numbered hint: every proposal is new text, so acceptance depends only on the scores."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.stats, self.seen = ReflectorStats(), []
+
+    def propose(self, current, examples):
+        examples = check_examples(current, examples)
+        self.seen.append(examples)
+        self.stats.calls += 1
+        return f"{current} Hint {self.stats.calls}."
+
+
+@pytest.fixture(scope="module")
+def world(tiny_model_dir):
+    model, tok = load_model(tiny_model_dir)
+    task = get_task("tidy", partial_credit=True)
+    return model, tok, task, task.problems("train", 10)
+
+
+def test_adapter_contract_and_capture(world):
+    model, tok, task, anchor = world
+    cache = RolloutCache(cycle=2)
+    adapter = PolicyAdapter(HFSampler(model, tok), task, PARAMS, cache)
+    eb = adapter.evaluate(anchor[:4], {COMPONENT: "Transform the input."}, capture_traces=True)
+    assert len(eb.outputs) == len(eb.scores) == len(eb.trajectories) == 4
+    assert all(0 <= s <= 1 for s in eb.scores) and adapter.metric_calls == 4
+    ds = adapter.make_reflective_dataset({COMPONENT: "x"}, eb, [COMPONENT])
+    assert [set(r) for r in ds[COMPONENT]] == [{"Inputs", "Generated Outputs", "Feedback"}] * 4
+    assert all(isinstance(v, str) for r in ds[COMPONENT] for v in r.values())
+    assert ds[COMPONENT][0]["Inputs"] == anchor[0].text
+    # every evaluated rollout is captured with its tokens and behaviour log-probs, tagged with the cycle
+    claimed = cache.claim(anchor[0].id, "Transform the input.", 5)
+    assert len(claimed) == 1 and claimed[0].cycle == 2 and len(claimed[0].behaviour_logprobs) == len(
+        claimed[0].token_ids) > 0
+    # same problems -> same random draws, whatever the candidate (common random numbers)
+    again = adapter.evaluate(anchor[:4], {COMPONENT: "Transform the input."})
+    assert again.outputs == eb.outputs
+
+
+def test_round_budget_top_k_and_rescoring(world):
+    model, tok, task, anchor = world
+    reflector = CountingReflector()
+    result = gepa_round(HFSampler(model, tok), task, reflector, anchor, ["Transform the input."], budget=40, k=4,
+                        params=PARAMS)
+    assert result.rescore_calls == len(anchor)  # the carried seed, scored outside the budget
+    assert 40 <= result.metric_calls < 40 + 3 + 3 + len(anchor)  # at most one iteration of overshoot
+    assert result.reflection_calls == reflector.stats.calls > 0
+    assert len(result.population) == 4 and set(result.population) <= set(result.candidates)
+    assert result.accepted == len(result.candidates) - 1
+    assert result.population_scores[0] == max(result.candidate_scores)
+    assert all(len(ex) <= 3 for ex in reflector.seen)  # reflection minibatch of 3
+    assert result.cache.added == result.metric_calls + result.rescore_calls
+
+    # a zero-budget round only re-scores, and the scores follow the weights
+    changed = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in changed.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(0)))
+    before = gepa_round(HFSampler(model, tok), task, reflector, anchor, result.population, 0, 4, PARAMS)
+    after = gepa_round(HFSampler(changed, tok), task, reflector, anchor, result.population, 0, 4, PARAMS)
+    assert before.metric_calls == after.metric_calls == 0
+    assert before.rescore_calls == len(set(result.population)) * len(anchor)
+    assert before.candidate_scores != after.candidate_scores
+
+
+def test_ranking_rule():
+    scores = [{0: 1, 1: 0, 2: 0}, {0: 0, 1: 1, 2: 1}, {0: 0, 1: 1, 2: 0}, {0: 0, 1: 0, 2: 0}]
+    # 1 wins two problems; 0 wins one; 2 is dominated by 1; 3 is never best
+    assert rank_candidates(scores) == [1, 0, 2, 3]
+    assert top_k(["a", "b", "c", "d"], scores, 2) == ["b", "a"]
+    assert top_k(["a", "b", "c", "d"], scores, 4) == ["b", "a", "c", "d"]
+    assert top_k(["a"], [{0: 0.5}], 3) == ["a", "a", "a"]  # fewer distinct prompts than K: repeat, best first
+
+
+def test_prompt_length_cap(world):
+    model, tok, task, anchor = world
+    with pytest.raises(PromptTooLong, match="length cap of 20"):
+        gepa_round(HFSampler(model, tok), task, CountingReflector(), anchor, ["x" * 21], 10, 2, PARAMS,
+                   max_prompt_chars=20)
+
+    class Verbose(CountingReflector):
+        def propose(self, current, examples):
+            return current + " and more" * 50
+
+    counters = {"reflection_calls": 0, "too_long": 0}
+    propose = make_proposer(Verbose(), 100, counters)
+    examples = [{"Inputs": "a", "Generated Outputs": "b", "Feedback": "c"}]
+    assert propose({COMPONENT: "Transform."}, {COMPONENT: examples}, [COMPONENT]) == {}
+    assert counters == {"reflection_calls": 1, "too_long": 1}
+
+
+def test_reflector_failure_skips_proposal():
+    class Failing(CountingReflector):
+        def propose(self, current, examples):
+            return None
+
+    counters = {"reflection_calls": 0, "too_long": 0}
+    propose = make_proposer(Failing(), 100, counters)
+    assert propose({COMPONENT: "p"}, {COMPONENT: []}, [COMPONENT]) == {}
