@@ -206,6 +206,22 @@ def bench_rl_step(
     _write_json(result, json_path)
 
 
+@bench_app.command("step-time")
+def bench_step_time(
+    model: str = typer.Option("base", help="local model folder, or 'base'"),
+    steps: int = typer.Option(18, help="RL steps per run"),
+    json_path: Optional[Path] = typer.Option(None, "--json"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Wall-clock per RL step: rl vs fst without rollout reuse vs fst with reuse, in one run."""
+    _setup(threads)
+    from fastslow.bench.step_time import run
+
+    result = run(model, steps)
+    console.print_json(json.dumps(result))
+    _write_json(result, json_path)
+
+
 def main() -> None:
     try:
         app()

@@ -114,14 +114,15 @@ class InstructionSuite:
         return grade(problem.metadata["input"], problem.metadata["target"], completion)
 
 
-# name -> (program spec, what it is for). Depth and the base model's prior decide how much reward RL alone finds.
+# name -> (program spec, what it is for). Depth and the base model's prior decide how much reward RL alone finds;
+# measured base-model figures are in docs/BENCHMARKS.md (``fst eval-base``).
 NAMED_TASKS: dict[str, tuple[str, str]] = {
-    "mirror": ("reverse", "depth 1; the base model often guesses it: RL alone finds signal"),
-    "caesar": ("shift:1", "depth 1; found by RL alone"),
-    "tidy": ("sort|dedupe", "depth 2"),
-    "clip": ("rotate:2|keep_first:3", "depth 2"),
-    "stutter": ("double|keep_last:4", "depth 2"),
-    "cipher": ("reverse|shift:2|swap_pairs", "depth 3; zero-reward regime for the base model (like star-graph)"),
+    "mirror": ("reverse", "depth 1, common under the base model's prior: RL alone finds signal"),
+    "caesar": ("shift:1", "depth 1 but rare under the prior: zero-reward regime for RL alone"),
+    "tidy": ("sort|dedupe", "depth 2: RL alone finds signal"),
+    "clip": ("rotate:2|keep_first:3", "depth 2, rarer: RL alone finds a little signal"),
+    "stutter": ("double|keep_last:4", "depth 2, rare, and hard even when the rule is stated"),
+    "cipher": ("reverse|shift:2|swap_pairs", "depth 3: zero-reward regime for RL alone (like star-graph)"),
 }
 
 

@@ -1,0 +1,61 @@
+"""Acceptance experiments for the slow and fast channels, 3 seeds each (figures in docs/BENCHMARKS.md).
+
+    python bench/acceptance.py rl   OUT.json   # RL-only on tidy: validation mean@4 and KL to base over steps
+    python bench/acceptance.py gepa OUT.json   # GEPA-only on tidy, caesar, cipher: mean@4 vs metric calls
+"""
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from fastslow.config import parse_config
+from fastslow.trainer import Trainer
+
+torch.set_num_threads(1)
+SEEDS = (0, 1, 2)
+
+
+def run(data: dict) -> dict:
+    start = time.time()
+    history = Trainer(parse_config(data)).run(progress=False)
+    evals = [h for h in history if h["kind"] == "eval"]
+    return {
+        "seconds": round(time.time() - start, 1),
+        "curve": [(e["step"], e["val_mean@4"], e.get("kl_to_base")) for e in evals],
+        "calls": [(e["step"], e["gepa_metric_calls"], e["gepa_rescore_calls"], e["reflection_calls"]) for e in evals],
+        "lead_prompt": evals[-1]["lead_prompt"],
+    }
+
+
+def rl(tmp: Path) -> dict:
+    out = {}
+    for seed in SEEDS:
+        out[f"seed{seed}"] = run({"mode": "rl", "seed": seed, "output_dir": str(tmp / f"rl{seed}"), "steps": 60,
+                                  "task": {"name": "tidy"}, "learner": {"lr": 5e-4},
+                                  "eval": {"every": 10, "problems": 64, "kl_problems": 32}})
+        print("rl", seed, out[f"seed{seed}"]["curve"][-1], flush=True)
+    return out
+
+
+def gepa(tmp: Path) -> dict:
+    out = {}
+    for task in ("tidy", "caesar", "cipher"):
+        for seed in SEEDS:
+            out[f"{task}/seed{seed}"] = run({
+                "mode": "gepa", "seed": seed, "output_dir": str(tmp / f"g{task}{seed}"), "steps": 24,
+                "task": {"name": task},
+                "population": {"size": 4, "cycle_steps": 6, "anchor_size": 16, "budget": 64},
+                "eval": {"every": 6, "problems": 64, "kl_problems": 0}})
+            print("gepa", task, seed, out[f"{task}/seed{seed}"]["curve"][-1], flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    which, path = sys.argv[1], Path(sys.argv[2])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = {"rl": rl, "gepa": gepa}[which](Path(tmp))
+    path.write_text(json.dumps(result, indent=1))
