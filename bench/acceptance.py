@@ -2,6 +2,7 @@
 
     python bench/acceptance.py rl   OUT.json   # RL-only on tidy: validation mean@4 and KL to base over steps
     python bench/acceptance.py gepa OUT.json   # GEPA-only on tidy, caesar, cipher: mean@4 vs metric calls
+    python bench/acceptance.py feedback OUT.json  # FST with / without RL rollouts feeding GEPA's reflection
 """
 
 import json
@@ -54,8 +55,36 @@ def gepa(tmp: Path) -> dict:
     return out
 
 
+def feedback(tmp: Path) -> dict:
+    """Same FST runs with and without serving reflection minibatches from the previous cycle's RL rollouts."""
+    out = {}
+    for task in ("tidy", "stutter"):
+        for on in (False, True):
+            for seed in SEEDS:
+                start = time.time()
+                history = Trainer(parse_config({
+                    "mode": "fst", "seed": seed, "output_dir": str(tmp / f"f{task}{on}{seed}"), "steps": 36,
+                    "task": {"name": task}, "learner": {"lr": 5e-4},
+                    "population": {"size": 4, "cycle_steps": 6, "anchor_size": 16, "budget": 64,
+                                   "reflect_on_rl_rollouts": on},
+                    "eval": {"every": 6, "problems": 64, "kl_problems": 0}})).run(progress=False)
+                rounds = [h for h in history if h["kind"] == "gepa"]
+                evals = [h for h in history if h["kind"] == "eval"]
+                out[f"{task}/{'on' if on else 'off'}/seed{seed}"] = {
+                    "seconds": round(time.time() - start, 1),
+                    "gepa_seconds": round(sum(r["time_gepa"] for r in rounds), 1),
+                    "metric_calls": sum(r["metric_calls"] for r in rounds),
+                    "reflection_calls": sum(r["reflection_calls"] for r in rounds),
+                    "accepted": sum(r["accepted"] for r in rounds),
+                    "feedback_served": sum(r["feedback_served"] for r in rounds),
+                    "val": [(e["step"], e["val_mean@4"]) for e in evals],
+                }
+                print(task, on, seed, out[f"{task}/{'on' if on else 'off'}/seed{seed}"], flush=True)
+    return out
+
+
 if __name__ == "__main__":
     which, path = sys.argv[1], Path(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"rl": rl, "gepa": gepa}[which](Path(tmp))
+        result = {"rl": rl, "gepa": gepa, "feedback": feedback}[which](Path(tmp))
     path.write_text(json.dumps(result, indent=1))

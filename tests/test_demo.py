@@ -21,3 +21,23 @@ def test_demo_quick_writes_the_report(tmp_path):
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
     assert list(tmp_path.glob("*.png"))
     assert all(c["verdict"] in {"yes", "no", "inconclusive", "not run"} for c in summary["claims"])
+
+
+def test_single_experiments_write_json_and_reuse_finished_runs(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["experiment", "quadrant", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "quadrant.json").read_text())
+    assert set(record["summary"]["quadrant"]) == {"base+seed", "base+evolved", "fst+seed", "fst+evolved"}
+    weights = tmp_path / "fst-s0" / "final" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    result = runner.invoke(app, ["experiment", "forgetting", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert weights.stat().st_mtime_ns == stamp  # the data-efficiency runs were reused, not retrained
+    assert set(json.loads((tmp_path / "forgetting.json").read_text())["summary"]["forgetting"]) == {
+        "fst", "rl", "gepa"}
+
+
+def test_unknown_experiment_is_a_clear_error():
+    result = CliRunner().invoke(app, ["experiment", "nope"])
+    assert result.exit_code == 2 and "unknown experiment 'nope'" in result.output

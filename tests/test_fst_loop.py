@@ -109,3 +109,14 @@ def test_task_stream_switches_tasks_between_cycles(tiny_model_dir, tmp_path, spy
     assert last_eval["val_mean@2"] == last_eval["val_mean@2/mirror"]
     with pytest.raises(Exception, match="multiple of population.cycle_steps"):
         parse_config({**data, "task": {**data["task"], "steps_per_stage": 4}})
+
+
+def test_rl_rollouts_serve_the_next_rounds_reflection(tiny_model_dir, tmp_path, spy):
+    history = Trainer(config(tiny_model_dir, tmp_path, reflect_on_rl_rollouts=True),
+                      reflector=HintReflector()).run(progress=False)
+    rounds = [h for h in history if h["kind"] == "gepa"]
+    assert rounds[0]["feedback_served"] == 0  # cycle 0 has no RL rollouts yet
+    assert all(r["feedback_served"] > 0 for r in rounds[1:])
+    assert all(r["feedback_served"] % 3 == 0 for r in rounds)  # whole reflection minibatches of 3
+    rl_problems = {g.problem.id for _, groups in spy[:3] for g in groups}
+    assert len(rl_problems) == 6

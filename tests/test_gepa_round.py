@@ -11,6 +11,7 @@ from fastslow.fastweights.gepa_round import PromptTooLong, gepa_round, make_prop
 from fastslow.fastweights.population import rank_candidates, top_k
 from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
 from fastslow.model.base import load_model
+from fastslow.rl.rollouts import collect_groups
 from fastslow.rulebook import get_task
 from fastslow.sampler import HFSampler, SamplingParams
 
@@ -119,3 +120,19 @@ def test_reflector_failure_skips_proposal():
     counters = {"reflection_calls": 0, "too_long": 0}
     propose = make_proposer(Failing(), 100, counters)
     assert propose({COMPONENT: "p"}, {COMPONENT: []}, [COMPONENT]) == {}
+
+
+def test_feedback_rollouts_serve_parent_minibatches_for_free(world):
+    model, tok, task, anchor = world
+    sampler = HFSampler(model, tok)
+    prompt = "Transform the input."
+    feedback = [r for g in collect_groups(sampler, task, task.problems("train", 20)[10:], [prompt], 2, PARAMS)
+                for r in g.rollouts]
+    reflector = CountingReflector()
+    result = gepa_round(sampler, task, reflector, anchor, [prompt], budget=30, k=2, params=PARAMS,
+                        feedback_rollouts=feedback)
+    assert result.feedback_served >= 3
+    feedback_inputs = {r.problem.text for r in feedback}
+    first = reflector.seen[0]  # the seed's first reflection minibatch: RL problems with their RL outputs
+    assert {ex["Inputs"] for ex in first} <= feedback_inputs
+    assert all(any(ex["Generated Outputs"] == r.text for r in feedback) for ex in first)

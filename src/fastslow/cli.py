@@ -34,6 +34,12 @@ def _setup(threads: int) -> None:
     hf_logging.disable_progress_bar()
 
 
+def _emit(result: dict, path: Optional[Path]) -> None:
+    """Print a benchmark result and optionally save it."""
+    console.print_json(json.dumps(result))
+    _write_json(result, path)
+
+
 def _write_json(data: dict, path: Optional[Path]) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +143,9 @@ def run_cmd(
     key = f"val_mean@{cfg.eval.k}"
     console.print(f"validation {key}: {evals[0][key]:.3f} (step 0) -> {evals[-1][key]:.3f} (step {cfg.steps}); "
                   f"metrics in {cfg.output_dir / 'metrics.jsonl'}")
+    if cfg.mode != "rl":
+        console.print(f"evolved lead prompt: {evals[-1]['lead_prompt']!r}")
+        console.print(f"population: {trainer.population}")
 
 
 @app.command("demo")
@@ -149,17 +158,10 @@ def demo_cmd(
     """FST vs RL vs GEPA-only on the embedded Rulebook world: data efficiency, asymptote, drift, forgetting,
     plasticity, continual learning and the weights x prompt quadrant, written up as report.html."""
     _setup(threads)
-    from dataclasses import replace
-
     from fastslow.experiments.report import write_report
-    from fastslow.experiments.suite import PROFILES, Suite
+    from fastslow.experiments.suite import Suite
 
-    profile = PROFILES["quick" if quick else "standard"]
-    if seeds:
-        try:
-            profile = replace(profile, seeds=tuple(int(x) for x in seeds.split(",")))
-        except ValueError:
-            raise typer.BadParameter(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    profile = _profile(quick, seeds)
     out.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]fst demo[/] ({profile.name}): seeds {list(profile.seeds)}, {profile.steps} steps per run, "
                   f"writing to {out}")
@@ -170,6 +172,44 @@ def demo_cmd(
         table.add_row(str(claim["claim"]), str(claim["paper"]), str(claim["ours"]), str(claim["verdict"]))
     console.print(table)
     console.print(f"report: {out / 'report.html'} ({results['settings']['wall_seconds']:.0f} s)")
+
+
+EXPERIMENT_NAMES = ["data-efficiency", "asymptote", "drift", "forgetting", "plasticity", "continual", "quadrant"]
+
+
+@app.command("experiment")
+def experiment_cmd(
+    name: str = typer.Argument(..., help=" | ".join(EXPERIMENT_NAMES)),
+    quick: bool = typer.Option(False, "--quick", help="the quick profile (one seed, a few steps)"),
+    out: Path = typer.Option(Path("runs/demo"), help="output folder; finished training runs in it are reused"),
+    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the profile's)"),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Run one experiment of the demo suite and write OUT/NAME.json (results, summary and verdicts)."""
+    if name not in EXPERIMENT_NAMES:
+        raise typer.BadParameter(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENT_NAMES)}")
+    _setup(threads)
+    from fastslow.experiments.suite import Suite
+
+    profile = _profile(quick, seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    record = Suite(profile, out, log=console.print, progress=True).run_one(name)
+    console.print_json(json.dumps({"summary": record["summary"], "claims": record["claims"]}, default=str))
+    console.print(f"wrote {out / (name + '.json')}")
+
+
+def _profile(quick: bool, seeds: Optional[str]):
+    from dataclasses import replace
+
+    from fastslow.experiments.suite import PROFILES
+
+    profile = PROFILES["quick" if quick else "standard"]
+    if seeds:
+        try:
+            profile = replace(profile, seeds=tuple(int(x) for x in seeds.split(",")))
+        except ValueError:
+            raise typer.BadParameter(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    return profile
 
 
 @bench_app.command("sampler")
@@ -185,9 +225,7 @@ def bench_sampler(
     from fastslow.model.base import load_model
 
     policy, tokenizer = load_model(model)
-    result = run(policy, tokenizer, repeats=repeats)
-    console.print_json(json.dumps(result))
-    _write_json(result, json_path)
+    _emit(run(policy, tokenizer, repeats=repeats), json_path)
 
 
 @bench_app.command("rl-step")
@@ -201,9 +239,7 @@ def bench_rl_step(
     _setup(threads)
     from fastslow.bench.rl_step import run
 
-    result = run(model, steps)
-    console.print_json(json.dumps(result))
-    _write_json(result, json_path)
+    _emit(run(model, steps), json_path)
 
 
 @bench_app.command("step-time")
@@ -217,9 +253,7 @@ def bench_step_time(
     _setup(threads)
     from fastslow.bench.step_time import run
 
-    result = run(model, steps)
-    console.print_json(json.dumps(result))
-    _write_json(result, json_path)
+    _emit(run(model, steps), json_path)
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ class LearnerSection(Section):
     warmup_steps: int = Field(10, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)
-    micro_batch_size: int = Field(64, ge=1)
+    micro_batch_size: int = Field(16, ge=1, description="rollouts per forward/backward, grouped by length")
     baseline: Literal["problem", "prompt"] = "problem"
     scale_by_std: bool = True
     drop_zero_variance: bool = True
@@ -84,6 +84,8 @@ class PopulationConfig(Section):
     minibatch_size: int = Field(3, ge=1, description="reflection minibatch size")
     max_prompt_chars: int = Field(1000, ge=10, description="prompt length cap")
     reuse_rollouts: bool = Field(True, description="fill RL group slots with this cycle's GEPA rollouts")
+    reflect_on_rl_rollouts: bool = Field(False, description="serve reflection minibatches of carried prompts from "
+                                         "the previous cycle's RL rollouts (saves metric calls; new, see docs)")
     reflector: ReflectorConfig = ReflectorConfig()
 
 

@@ -82,6 +82,8 @@ class Trainer:
         self.population = [cfg.task.seed_prompt]
         self.K = 1 if cfg.mode == "rl" else cfg.population.size
         self.cache = None  # the latest GEPA round's rollouts (reuse)
+        # this cycle's RL rollouts, by task (feedback for the next round's reflection, if enabled)
+        self.cycle_rollouts: dict[str, list] = {}
         self.reflector = reflector
         if cfg.mode != "rl" and reflector is None:
             from fastslow.fastweights.reflectors.factory import build_reflector
@@ -124,7 +126,9 @@ class Trainer:
         start = time.perf_counter()
         result = gepa_round(self.sampler, self.task, self.reflector, anchor, self.population, P.budget, self.K,
                             self.rollout_params(5), cycle=cycle, seed=cfg.seed, minibatch_size=P.minibatch_size,
-                            max_prompt_chars=P.max_prompt_chars)
+                            max_prompt_chars=P.max_prompt_chars,
+                            feedback_rollouts=self.cycle_rollouts.get(self.task.name, []))
+        self.cycle_rollouts = {}
         self.population = result.population
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None
         self.counts["gepa_rounds"] += 1
@@ -135,6 +139,7 @@ class Trainer:
                 "candidates": len(result.candidates), "accepted": result.accepted,
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
+                "feedback_served": result.feedback_served,
                 "time_gepa": time.perf_counter() - start}
 
     # ---- slow weights: one RL step -------------------------------------------------------------------------
@@ -155,6 +160,8 @@ class Trainer:
         for k in range(len(self.population)):
             rs = [r.reward for g in groups for r in g.rollouts if r.prompt_index == k]
             per_prompt[f"reward_prompt_{k}"] = sum(rs) / max(1, len(rs))
+        if cfg.population.reflect_on_rl_rollouts and cfg.mode == "fst":
+            self.cycle_rollouts.setdefault(self.task.name, []).extend(r for g in groups for r in g.rollouts)
         reused = sum(r.source == "reused" for g in groups for r in g.rollouts)
         self.counts["rl_rollouts"] += len(rewards) - reused
         self.counts["reused_rollouts"] += reused
@@ -240,6 +247,7 @@ class Trainer:
         return {
             "step": self.step, "population": self.population, "cursor": self.stream.cursor, "counts": self.counts,
             "history": self.history, "cache": self.cache.state_dict() if self.cache is not None else None,
+            "cycle_rollouts": self.cycle_rollouts,
             "reflector": reflector, "learner_steps": self.learner.steps_done,
             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
         }
@@ -266,6 +274,7 @@ class Trainer:
         self.learner.steps_done = state["learner_steps"]
         self.step, self.population, self.counts = state["step"], state["population"], state["counts"]
         self.stream.cursor, self.history = state["cursor"], state["history"]
+        self.cycle_rollouts = state["cycle_rollouts"]
         self.cache = None
         if state["cache"] is not None:
             self.cache = RolloutCache()

@@ -35,18 +35,18 @@ def where_time_goes(sampler: HFSampler, prompts, params: SamplingParams) -> dict
     prof.enable()
     sampler.sample(prompts, params)
     prof.disable()
-    stats = pstats.Stats(prof).stats
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (calls, ncalls, internal time, cumulative, callers)}
     total = sum(v[2] for v in stats.values())
-    kinds = {"linear (matmuls)": "linear", "attention": "scaled_dot_product_attention", "norms/elementwise":
-             ("pow", "mean", "rsqrt", "silu", "mul", "add", "cat", "neg"), "sampling": ("exponential_", "argmax",
-             "softmax", "log_softmax", "sort", "cumsum")}
-    shares = {}
-    for label, names in kinds.items():
-        names = (names,) if isinstance(names, str) else names
-        t = sum(v[2] for (f, _, fn), v in stats.items() if any(fn.endswith(n) or fn.endswith(f"'{n}'>") or
-                                                              f"method '{n}'" in fn or f"method {n}" in fn
-                                                              for n in names))
-        shares[label] = round(t / total, 3)
+    kinds = {
+        "linear (matmuls)": ("_nn.linear",),
+        "attention": ("scaled_dot_product_attention",),
+        "sampling": ("exponential_", "argmax", "softmax", "'sort'", "cumsum", "gather", "multinomial"),
+        "norms/elementwise": ("'pow'", "'mean'", "rsqrt", "silu", "'mul'", "'add'", "'cat'", "'neg'", "__mul__",
+                              "__add__", "__rmul__", "__neg__", "'to'"),
+        "embedding": ("embedding",),
+    }
+    shares = {label: round(sum(v[2] for (_, _, fn), v in stats.items() if any(n in fn for n in names)) / total, 3)
+              for label, names in kinds.items()}
     shares["other python"] = round(1 - sum(shares.values()), 3)
     return shares
 

@@ -1,4 +1,5 @@
-"""Turn an experiment ``results`` dict into a report folder: ``report.json``, PNG figures and a self-contained HTML page.
+"""Turn an experiment ``results`` dict into a report folder: ``report.json``, PNG figures and a self-contained
+HTML page.
 
 Input: the ``results`` dict
 ===========================
@@ -88,7 +89,8 @@ VERDICT_RULES = (
     "n < 2, or some seed's value is undetermined, e.g. a failed fit). "
     "Per claim: speedup d_i = speedup_i - 1; a seed where FST never reached RL's peak counts as "
     "rl_steps / fst_last_step - 1 (an upper bound) when FST was evaluated at least as long as RL needed, and as "
-    "undetermined otherwise (or when FST was already there at step 0, or RL's peak is its step-0 value). Asymptote d_i = A_fst - A_rl (both fits "
+    "undetermined otherwise (or when FST was already there at step 0, or RL's peak is its step-0 value). "
+    "Asymptote d_i = A_fst - A_rl (both fits "
     "must succeed and be identified, i.e. A and C_mid not pinned at their upper bounds). KL d_i = mean "
     "reduction 1 - KL_fst/KL_rl over matched rewards. Plasticity: 'yes' needs both "
     "d_i = final(FST-init) - final(RL-init) and d_i = final(FST-init) - final(base-init) + "
@@ -287,6 +289,11 @@ def _summarise(results: dict) -> tuple[dict, dict]:
     return summary, details
 
 
+def summarise(results: dict) -> dict:
+    """The summary of a (possibly partial) results dict, without writing anything."""
+    return _summarise(results)[0]
+
+
 def _claims(results: dict, summary: dict, details: dict) -> list[dict]:
     claims = []
 
@@ -362,7 +369,8 @@ def _claims(results: dict, summary: dict, details: dict) -> list[dict]:
 
         v = _combine(verdict(d("fst", "rl")), verdict(d("fst", "base", PLASTICITY_CLOSE_TOL)))
         ps = summary["plasticity"]
-        ours = f"final acc: base {_fmt_ms(ps['base'], True)}, RL {_fmt_ms(ps['rl'], True)}, FST {_fmt_ms(ps['fst'], True)}"
+        ours = (f"final acc: base {_fmt_ms(ps['base'], True)}, RL {_fmt_ms(ps['rl'], True)}, "
+                f"FST {_fmt_ms(ps['fst'], True)}")
         add(claim, paper, ours, v)
 
     # 5. continual
@@ -657,7 +665,8 @@ def _html(results: dict, summary: dict, figs: dict, out_dir: Path) -> str:
 
     def plasticity():
         rows = [[k, _fmt_ms(v, True)] for k, v in summary["plasticity"].items()]
-        return (_img(out_dir, figs, "plasticity") + f"<p>Phase-2 task: {html.escape(str(results['plasticity'].get('task', '?')))}</p>"
+        task = html.escape(str(results["plasticity"].get("task", "?")))
+        return (_img(out_dir, figs, "plasticity") + f"<p>Phase-2 task: {task}</p>"
                 + _table(["initialisation", "final accuracy"], rows))
 
     def continual():

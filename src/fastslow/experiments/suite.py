@@ -34,10 +34,10 @@ class Profile:
     task: str = "tidy"
     plasticity_task: str = "clip"
     stream: tuple[str, ...] = ("mirror", "tidy", "clip")
-    seeds: tuple[int, ...] = (0, 1)
-    steps: int = 36
-    stage_steps: int = 12
-    plasticity_steps: int = 18
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int = 60
+    stage_steps: int = 18
+    plasticity_steps: int = 30
     eval_every: int = 6
     eval_problems: int = 48
     forgetting_problems: int = 150
@@ -191,6 +191,33 @@ class Suite:
         bounds = [[i * p.stage_steps, (i + 1) * p.stage_steps] for i in range(n)]
         return {"tasks": list(p.stream), "stage_bounds": bounds,
                 "curves": {m: [c["per_task"] for c in v] for m, v in curves.items()}}
+
+    # experiment name -> (sections it needs, in order, and the summary keys that report it)
+    EXPERIMENTS = {
+        "data-efficiency": (("data_efficiency",), ("speedup_to_rl_peak",)),
+        "asymptote": (("data_efficiency",), ("asymptote", "asymptote_fits")),
+        "drift": (("data_efficiency", "drift"), ("kl_reduction_at_matched_reward",)),
+        "forgetting": (("data_efficiency", "forgetting"), ("forgetting",)),
+        "plasticity": (("data_efficiency", "plasticity"), ("plasticity",)),
+        "continual": (("continual",), ("continual",)),
+        "quadrant": (("data_efficiency", "quadrant"), ("quadrant",)),
+    }
+
+    def run_one(self, name: str) -> dict:
+        """One experiment (and the training runs it builds on; finished runs in ``out`` are reused), written to
+        ``out/NAME.json`` with its summary."""
+        from fastslow.experiments.report import summarise
+
+        sections, keys = self.EXPERIMENTS[name]
+        results: dict = {"settings": asdict(self.profile)}
+        for section in sections:
+            results[section] = getattr(self, section)()
+        summary = summarise(results)
+        record = {"experiment": name, "results": {s: results[s] for s in sections},
+                  "summary": {k: summary.get(k) for k in keys},
+                  "claims": [c for c in summary["claims"] if c["verdict"] != "not run"]}
+        (self.out / f"{name}.json").write_text(json.dumps(record, indent=1, default=str))
+        return record
 
     def run(self) -> dict:
         p = self.profile

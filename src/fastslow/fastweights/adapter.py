@@ -35,6 +35,9 @@ class PolicyAdapter:
         self.sampler, self.task, self.params, self.cache, self.seed = sampler, task, params, cache, seed
         self.metric_calls = 0  # every rollout scored through this adapter
         self._primed: dict[tuple[str, tuple[str, ...]], EvaluationBatch] = {}
+        # (problem id, prompt) -> RL rollouts of the previous cycle, served to reflection minibatches for free
+        self.feedback_pool: dict[tuple[str, str], list] = {}
+        self.feedback_served = 0
 
     def prime(self, prompt: str, problems: Sequence[Problem], result: EvaluationBatch) -> None:
         """Serve the next evaluation of (prompt, problems) from an existing result (GEPA re-evaluates its seed
@@ -47,6 +50,8 @@ class PolicyAdapter:
         primed = self._primed.pop((prompt, tuple(p.id for p in batch)), None)
         if primed is not None:
             return primed
+        if capture_traces and self.feedback_pool and all((p.id, prompt) in self.feedback_pool for p in batch):
+            return self._from_feedback_pool(batch, prompt)
         params = SamplingParams(self.params.temperature, self.params.top_p, self.params.max_new_tokens,
                                 seed=batch_seed(self.seed, batch))
         completions = self.sampler.sample([self.task.render(p, prompt) for p in batch], params)
@@ -59,6 +64,17 @@ class PolicyAdapter:
                         for r in rollouts] if capture_traces else None
         return EvaluationBatch(outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],
                                trajectories=trajectories)
+
+    def _from_feedback_pool(self, batch: Sequence[Problem], prompt: str) -> EvaluationBatch:
+        """A reflection minibatch built from rollouts the slow loop already produced under this prompt (no new
+        metric calls). They were sampled with weights up to one cycle old; the child they are compared with is
+        sampled fresh."""
+        rollouts = [self.feedback_pool[(p.id, prompt)][0] for p in batch]
+        self.feedback_served += len(rollouts)
+        return EvaluationBatch(
+            outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],
+            trajectories=[{"input": r.problem.text, "output": r.text, "feedback": r.feedback, "score": r.reward}
+                          for r in rollouts], num_metric_calls=0)
 
     def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: EvaluationBatch,
                                 components_to_update: list[str]) -> dict[str, list[dict[str, str]]]:

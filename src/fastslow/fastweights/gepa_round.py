@@ -10,7 +10,9 @@ round(policy, anchor problems, population, budget) -> new population:
      spent (GEPA checks the budget between iterations, so the last iteration may overshoot; ``metric_calls``
      reports what was really used).
   3. Return the top-K of the per-instance Pareto front (``population.top_k``).
-Every rollout evaluated in steps 1-2 lands in the round's ``RolloutCache`` for reuse by the slow loop.
+Every rollout evaluated in steps 1-2 lands in the round's ``RolloutCache`` for reuse by the slow loop. In the other
+direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection minibatches
+of carried prompts, so a parent's traces cost no metric calls.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector
+from fastslow.rl.rollouts import Rollout
 from fastslow.sampler import Sampler, SamplingParams
 from fastslow.task import Problem, Task
 
@@ -48,6 +51,7 @@ class RoundResult:
     reflection_calls: int
     proposals_rejected_too_long: int
     accepted: int  # new candidates added to the pool
+    feedback_served: int  # reflection-minibatch rollouts served from the slow loop's rollouts (no metric calls)
     cache: RolloutCache = field(repr=False)
 
 
@@ -83,12 +87,21 @@ def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
 
 def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Sequence[Problem],
                population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
-               seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000) -> RoundResult:
+               seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
+               feedback_rollouts: Sequence[Rollout] = ()) -> RoundResult:
+    """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
+    cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
+    served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
     if not anchor:
         raise ValueError("a GEPA round needs at least one anchor problem")
     anchor = list(anchor)
     cache = RolloutCache(cycle)
     adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle)
+    feedback_set = anchor
+    if feedback_rollouts:
+        for r in feedback_rollouts:
+            adapter.feedback_pool.setdefault((r.problem.id, r.prompt), []).append(r)
+        feedback_set = list({r.problem.id: r.problem for r in feedback_rollouts}.values())
     distinct = list(dict.fromkeys(validate_prompt(p, max_prompt_chars) for p in population))
 
     # 1. re-score the carried population under the current weights (outside the budget)
@@ -111,7 +124,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         if budget > 0:
             adapter.prime(distinct[0], anchor, evaluations[0])
             result = gepa.optimize(
-                seed_candidate={COMPONENT: distinct[0]}, trainset=anchor, valset=anchor, adapter=adapter,
+                seed_candidate={COMPONENT: distinct[0]}, trainset=feedback_set, valset=anchor, adapter=adapter,
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
                 max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
                 candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
@@ -129,5 +142,5 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
-        accepted=len(prompts) - len(distinct), cache=cache,
+        accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served, cache=cache,
     )

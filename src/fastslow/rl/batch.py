@@ -45,9 +45,10 @@ def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
 def completion_logits(model, batch: TokenBatch, temperature: float = 1.0) -> torch.Tensor:
     """Logits (fp32, divided by the sampling temperature) at the positions that predict completion tokens."""
     positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
+    completion_len = batch.completion.shape[1]
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=positions,
-                use_cache=False)
-    logits = out.logits[:, batch.width - 1 : -1].float()
+                use_cache=False, logits_to_keep=completion_len + 1)  # no LM head over the prompt
+    logits = out.logits[:, :-1].float()
     return logits / temperature if temperature not in (0, 1) else logits
 
 

@@ -10,6 +10,7 @@ go through ``accelerate`` so the same code runs on several GPUs (DDP/FSDP/DeepSp
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ class LearnerConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_clip: float | None = None  # the paper mentions none
-    micro_batch_size: int = 64  # rollouts per forward/backward
+    micro_batch_size: int = 16  # rollouts per forward/backward (grouped by length)
     temperature: float = 1.0  # the sampling temperature, so ratios are 1 on fresh on-policy data
     max_completion_len: int | None = None  # Dr.GRPO's constant normaliser (defaults to the batch's longest)
 
@@ -63,30 +64,40 @@ class Learner:
         """One optimizer step on ``groups`` (advantages already assigned). Returns metrics."""
         cfg = self.config
         rollouts = [(g_i, r, a) for g_i, g in enumerate(groups) for r, a in zip(g.rollouts, g.advantages)]
-        if not rollouts:
-            self.scheduler.step()
+        if not rollouts:  # every group had zero reward variance: no update, but the warm-up counts RL steps
+            with warnings.catch_warnings():  # torch warns when a scheduler steps before its optimizer ever has
+                warnings.simplefilter("ignore", UserWarning)
+                self.scheduler.step()
             self.steps_done += 1
             return {"skipped": 1.0, "lr": self.scheduler.get_last_lr()[0]}
         device = self.accelerator.device
-        batch = pack([r.prompt_ids for _, r, _ in rollouts], [r.token_ids for _, r, _ in rollouts], self.pad_id)
-        behaviour = torch.zeros(batch.mask.shape)
+        prompts = [r.prompt_ids for _, r, _ in rollouts]
+        completions = [r.token_ids for _, r, _ in rollouts]
+        width = max(1, max(len(c) for c in completions))
+        mask = torch.zeros((len(rollouts), width))
+        behaviour = torch.zeros((len(rollouts), width))
         for i, (_, r, _) in enumerate(rollouts):
+            mask[i, : len(r.token_ids)] = 1
             behaviour[i, : len(r.behaviour_logprobs)] = torch.tensor(r.behaviour_logprobs)
         advantages = torch.tensor([a for _, _, a in rollouts], dtype=torch.float32)
         group_ids = torch.tensor([g for g, _, _ in rollouts])
         aggregation = "constant" if cfg.loss == "drgrpo" and cfg.aggregation == "prompt" else cfg.aggregation
-        weights = token_weights(batch.mask, group_ids, aggregation, cfg.max_completion_len)
+        weights = token_weights(mask, group_ids, aggregation, cfg.max_completion_len)
 
         self.model.train()
         sums = {"loss": 0.0, "entropy": 0.0, "clipped": 0.0, "kl_k3": 0.0, "ratio": 0.0}
-        n_tokens = batch.mask.sum().item()
-        for start in range(0, len(rollouts), cfg.micro_batch_size):
-            rows = slice(start, start + cfg.micro_batch_size)
-            mb = batch.rows(rows).to(device)
-            mask = mb.mask.float()
+        n_tokens = mask.sum().item()
+        # micro-batches of similar length waste little compute on padding; the batch-wide token weights keep the
+        # summed gradient identical to one full-batch step
+        order = sorted(range(len(rollouts)), key=lambda i: (len(prompts[i]) + len(completions[i]), i))
+        for start in range(0, len(order), cfg.micro_batch_size):
+            rows = order[start : start + cfg.micro_batch_size]
+            mb = pack([prompts[i] for i in rows], [completions[i] for i in rows], self.pad_id).to(device)
+            t = mb.mask.shape[1]
+            m = mb.mask.float()
             logits = completion_logits(self.model, mb, cfg.temperature)
             logp = gather_logprobs(logits, mb.completion)
-            old, adv = behaviour[rows].to(device), advantages[rows].to(device)
+            old, adv = behaviour[rows, :t].to(device), advantages[rows].to(device)
             if cfg.loss == "cispo":
                 tok_loss, clipped = cispo_token_loss(logp, old, adv, cfg.tau, cfg.cispo_low)
             elif cfg.loss in ("grpo", "drgrpo"):
@@ -98,18 +109,17 @@ class Learner:
                     ref_logp = gather_logprobs(completion_logits(self.ref_model, mb, cfg.temperature),
                                                mb.completion)
                 kl = k3_kl(logp, ref_logp)
-                sums["kl_k3"] += (kl.detach() * mask).sum().item()
+                sums["kl_k3"] += (kl.detach() * m).sum().item()
                 if cfg.kl_coef:
                     tok_loss = tok_loss + cfg.kl_coef * kl
-            loss = (tok_loss * weights[rows].to(device)).sum()
+            loss = (tok_loss * weights[rows, :t].to(device)).sum()
             self.accelerator.backward(loss)
             with torch.no_grad():
-                probs = logits.softmax(-1)
-                entropy = -(probs * logits.log_softmax(-1)).sum(-1)
+                entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
                 sums["loss"] += loss.item()
-                sums["entropy"] += (entropy * mask).sum().item()
-                sums["clipped"] += (clipped.float() * mask).sum().item()
-                sums["ratio"] += (torch.exp(logp.detach() - old) * mask).sum().item()
+                sums["entropy"] += (entropy * m).sum().item()
+                sums["clipped"] += (clipped.float() * m).sum().item()
+                sums["ratio"] += (torch.exp(logp.detach() - old) * m).sum().item()
         grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or math.inf)
         self.optimizer.step()
         self.scheduler.step()
