@@ -32,7 +32,7 @@ class Profile:
     name: str = "standard"
     model: str = "base"
     task: str = "tidy"
-    plasticity_task: str = "clip"
+    plasticity_task: str = "mirror"
     stream: tuple[str, ...] = ("mirror", "tidy", "clip")
     seeds: tuple[int, ...] = (0, 1, 2)
     steps: int = 60

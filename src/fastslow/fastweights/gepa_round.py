@@ -55,6 +55,18 @@ class RoundResult:
     cache: RolloutCache = field(repr=False)
 
 
+class IterationCap:
+    """Stop GEPA after ``limit`` iterations. Normal iterations spend at least a minibatch of metric calls, so the
+    budget binds first; this cap only matters when iterations are free (reflection minibatches served from the
+    slow loop's rollouts while the reflector has nothing to change), which would otherwise never end."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, state) -> bool:
+        return state.i + 1 >= self.limit
+
+
 class _SilentLogger:
     def log(self, message: str) -> None:
         log.debug(message)
@@ -129,7 +141,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
                 candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
                 perfect_score=1.0, use_merge=False, run_dir=run_dir, seed=seed + cycle, logger=_SilentLogger(),
-                display_progress_bar=False, raise_on_exception=True,
+                display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
             )
             prompts = [c[COMPONENT] for c in result.candidates]
             subscores = [dict(s) for s in result.val_subscores]
