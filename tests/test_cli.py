@@ -51,3 +51,19 @@ def test_pretrain_base_cli_runs(tmp_path):
     result = runner.invoke(app, ["pretrain-base", "--out", str(out), "--steps", "1"])
     assert result.exit_code == 0, result.output
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_run_refuses_to_overwrite_a_run_with_checkpoints(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"mode: rl\nmodel: {tiny_model_dir}\noutput_dir: {tmp_path / 'out'}\nsteps: 1\n"
+                      "rollout: {problems_per_step: 2, group_size: 2, max_new_tokens: 4}\n"
+                      "eval: {problems: 2, k: 1, kl_problems: 0}\n")
+    assert runner.invoke(app, ["run", str(config), "--quiet"]).exit_code == 0
+    before = (tmp_path / "out" / "metrics.jsonl").read_text()
+    monkeypatch.setattr("sys.argv", ["fst", "run", str(config), "--quiet"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert "already holds a run" in " ".join(capsys.readouterr().out.split())
+    assert (tmp_path / "out" / "metrics.jsonl").read_text() == before
+    assert runner.invoke(app, ["run", str(config), "--quiet", "--resume"]).exit_code == 0

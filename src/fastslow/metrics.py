@@ -14,11 +14,12 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    """Appends one JSON object per call; a resumed run keeps appending to the same file."""
+    """One JSON object per line. A new run starts the file afresh; a resumed run rewrites it up to its checkpoint
+    (``rewrite``) and appends from there."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("a")
+        self.file = path.open("w")
 
     def write(self, step: int, metrics: dict) -> None:
         self.file.write(json.dumps({"step": step, **metrics}) + "\n")
