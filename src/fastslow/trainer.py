@@ -140,6 +140,9 @@ class Trainer:
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
                 "feedback_served": result.feedback_served,
+                "reflector_failures": self.reflector.stats.failures,  # cumulative, as the token and cost counts
+                "reflector_tokens": self.reflector.stats.prompt_tokens + self.reflector.stats.completion_tokens,
+                "reflector_cost_usd": self.reflector.stats.cost_usd,
                 "time_gepa": time.perf_counter() - start}
 
     # ---- slow weights: one RL step -------------------------------------------------------------------------
