@@ -3,6 +3,7 @@
     python bench/acceptance.py rl   OUT.json   # RL-only on tidy: validation mean@4 and KL to base over steps
     python bench/acceptance.py gepa OUT.json   # GEPA-only on tidy, caesar, cipher: mean@4 vs metric calls
     python bench/acceptance.py feedback OUT.json  # FST with / without RL rollouts feeding GEPA's reflection
+    python bench/acceptance.py fill OUT.json      # plasticity after FST with population.fill = front
 """
 
 import json
@@ -83,8 +84,26 @@ def feedback(tmp: Path) -> dict:
     return out
 
 
+def fill(tmp: Path) -> dict:
+    """The demo's FST run and plasticity probe, but the population keeps Pareto-front members only (no dominated
+    seed-prompt copies): does FST then keep its plasticity?"""
+    from fastslow.experiments.suite import PROFILES, run_config
+
+    profile, out = PROFILES["standard"], {}
+    for seed in SEEDS:
+        data = run_config(profile, "fst", seed, tmp / f"fst{seed}", profile.steps)
+        data["population"]["fill"] = "front"
+        fst = run(data)
+        probe = run(run_config(profile, "rl", seed, tmp / f"probe{seed}", profile.plasticity_steps,
+                               model=str(tmp / f"fst{seed}" / "final"), task={"name": profile.plasticity_task}))
+        out[f"seed{seed}"] = {"fst_curve": fst["curve"], "lead_prompt": fst["lead_prompt"],
+                              "plasticity_curve": probe["curve"]}
+        print("fill=front", seed, fst["curve"][-1], probe["curve"][-1], flush=True)
+    return out
+
+
 if __name__ == "__main__":
     which, path = sys.argv[1], Path(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"rl": rl, "gepa": gepa, "feedback": feedback}[which](Path(tmp))
+        result = {"rl": rl, "gepa": gepa, "feedback": feedback, "fill": fill}[which](Path(tmp))
     path.write_text(json.dumps(result, indent=1))

@@ -89,9 +89,11 @@ def test_round_budget_top_k_and_rescoring(world):
 def test_ranking_rule():
     scores = [{0: 1, 1: 0, 2: 0}, {0: 0, 1: 1, 2: 1}, {0: 0, 1: 1, 2: 0}, {0: 0, 1: 0, 2: 0}]
     # 1 wins two problems; 0 wins one; 2 is dominated by 1; 3 is never best
-    assert rank_candidates(scores) == [1, 0, 2, 3]
+    assert rank_candidates(scores, fill="dominated") == [1, 0, 2, 3]
+    assert rank_candidates(scores) == [1, 0]  # the default keeps the Pareto front only
     assert top_k(["a", "b", "c", "d"], scores, 2) == ["b", "a"]
-    assert top_k(["a", "b", "c", "d"], scores, 4) == ["b", "a", "c", "d"]
+    assert top_k(["a", "b", "c", "d"], scores, 4, fill="dominated") == ["b", "a", "c", "d"]
+    assert top_k(["a", "b", "c", "d"], scores, 4) == ["b", "a", "b", "a"]
     assert top_k(["a"], [{0: 0.5}], 3) == ["a", "a", "a"]  # fewer distinct prompts than K: repeat, best first
 
 
@@ -136,3 +138,11 @@ def test_feedback_rollouts_serve_parent_minibatches_for_free(world):
     first = reflector.seen[0]  # the seed's first reflection minibatch: RL problems with their RL outputs
     assert {ex["Inputs"] for ex in first} <= feedback_inputs
     assert all(any(ex["Generated Outputs"] == r.text for r in feedback) for ex in first)
+
+
+def test_front_only_fill_drops_dominated_candidates():
+    scores = [{0: 1, 1: 0, 2: 1}, {0: 0, 1: 0, 2: 0}]  # candidate 1 is never better: dominated
+    assert top_k(["full", "seed"], scores, 4, fill="dominated") == ["full", "seed", "full", "seed"]
+    assert top_k(["full", "seed"], scores, 4) == ["full"] * 4
+    with pytest.raises(ValueError, match="unknown fill rule"):
+        top_k(["a"], [{0: 1}], 1, fill="nope")

@@ -52,6 +52,8 @@ class LearnerSection(Section):
     eps_low: float = Field(0.2, ge=0)
     eps_high: float = Field(0.2, ge=0)
     kl_coef: float = Field(0.0, ge=0, description="KL-to-reference penalty (paper: 1e-3)")
+    log_kl: bool = Field(True, description="log the k3 KL to the base on the policy's own samples every step "
+                         "(one extra forward of the frozen base model)")
     lr: float = Field(2e-4, gt=0, description="paper: 1e-6 for 8B models; the tiny base model needs ~1e-4")
     warmup_steps: int = Field(10, ge=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -83,6 +85,9 @@ class PopulationConfig(Section):
     budget: int = Field(120, ge=0, description="metric calls (rollouts) per round for new proposals")
     minibatch_size: int = Field(3, ge=1, description="reflection minibatch size")
     max_prompt_chars: int = Field(1000, ge=10, description="prompt length cap")
+    fill: Literal["front", "dominated"] = Field("front", description="top-K of the Pareto front only (repeated "
+                                                "if the front is smaller than K), or also fill with the best "
+                                                "dominated candidates")
     reuse_rollouts: bool = Field(True, description="fill RL group slots with this cycle's GEPA rollouts")
     reflect_on_rl_rollouts: bool = Field(False, description="serve reflection minibatches of carried prompts from "
                                          "the previous cycle's RL rollouts (saves metric calls; new, see docs)")

@@ -71,7 +71,7 @@ class Trainer:
             loss=L.loss, aggregation=L.aggregation, tau=L.tau, eps_low=L.eps_low, eps_high=L.eps_high,
             kl_coef=L.kl_coef, lr=L.lr, warmup_steps=L.warmup_steps, weight_decay=L.weight_decay,
             grad_clip=L.grad_clip, micro_batch_size=L.micro_batch_size, temperature=cfg.rollout.temperature,
-        ), ref_model=self.base, pad_id=self.tokenizer.pad_token_id)
+        ), ref_model=self.base if (L.kl_coef > 0 or L.log_kl) else None, pad_id=self.tokenizer.pad_token_id)
         self.base.to(self.learner.accelerator.device)  # the policy was placed by accelerate; keep them together
         self.sampler = HFSampler(self.learner.policy, self.tokenizer)
         if cfg.task.stream:
@@ -127,7 +127,7 @@ class Trainer:
         result = gepa_round(self.sampler, self.task, self.reflector, anchor, self.population, P.budget, self.K,
                             self.rollout_params(5), cycle=cycle, seed=cfg.seed, minibatch_size=P.minibatch_size,
                             max_prompt_chars=P.max_prompt_chars,
-                            feedback_rollouts=self.cycle_rollouts.get(self.task.name, []))
+                            feedback_rollouts=self.cycle_rollouts.get(self.task.name, []), fill=P.fill)
         self.cycle_rollouts = {}
         self.population = result.population
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None

@@ -100,7 +100,7 @@ def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
 def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Sequence[Problem],
                population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
-               feedback_rollouts: Sequence[Rollout] = ()) -> RoundResult:
+               feedback_rollouts: Sequence[Rollout] = (), fill: str = "front") -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
@@ -148,7 +148,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         else:
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
-    new_population = top_k(prompts, subscores, k)
+    new_population = top_k(prompts, subscores, k, fill)
     means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
     return RoundResult(
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
