@@ -37,3 +37,12 @@ def test_bad_files(tmp_path):
     bad.write_text("- a list")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    assert len(configs) >= 4
+    for path in configs:
+        load_config(path)
