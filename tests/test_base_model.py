@@ -61,8 +61,9 @@ def test_pretraining_is_deterministic_by_seed(tmp_path):
                  num_heads=2, num_kv_heads=1, head_dim=16, warmup_steps=1)
     runs = [pretrain(PretrainConfig(seed=s, **small), tmp_path / f"m{i}", log=lambda _: None)
             for i, s in enumerate([7, 7, 8])]
-    assert runs[0]["history"] == runs[1]["history"]
-    assert runs[0]["history"] != runs[2]["history"]
+    losses = [[(h["step"], h["loss"]) for h in r["history"]] for r in runs]  # wall-clock seconds vary
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
     a, b = (load_model(tmp_path / f"m{i}")[0].state_dict() for i in (0, 1))
     assert all(torch.equal(a[k], b[k]) for k in a)
     record = json.loads((tmp_path / "m0" / "pretrain_record.json").read_text())

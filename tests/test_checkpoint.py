@@ -1,14 +1,13 @@
-"""Joint checkpoints: resuming (even after SIGKILL) reproduces the uninterrupted run; broken checkpoints are
-never loaded."""
+"""Joint checkpoints: resuming (even after a SIGKILL at a chosen step between two checkpoints) reproduces the
+uninterrupted run, metrics and final weights bitwise; broken checkpoints are never loaded."""
 
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+import torch
 import yaml
 
 from fastslow.checkpoint import CheckpointError, complete_checkpoints, latest
@@ -35,9 +34,11 @@ def comparable(records):
 
 @pytest.fixture(scope="module")
 def reference(tiny_model_dir, tmp_path_factory):
+    from safetensors.torch import load_file
+
     out = tmp_path_factory.mktemp("uninterrupted")
     Trainer(parse_config(config_dict(tiny_model_dir, out))).run(progress=False)
-    return read_jsonl(out / "metrics.jsonl")
+    return {"metrics": read_jsonl(out / "metrics.jsonl"), "weights": load_file(out / "final" / "model.safetensors")}
 
 
 def test_resume_in_process_matches_uninterrupted(tiny_model_dir, tmp_path, reference, monkeypatch):
@@ -56,25 +57,56 @@ def test_resume_in_process_matches_uninterrupted(tiny_model_dir, tmp_path, refer
     resumed = Trainer(cfg)
     assert resumed.resume() == 4  # mid-cycle: population and rollout cache must come back too
     resumed.run(progress=False)
-    assert comparable(read_jsonl(tmp_path / "metrics.jsonl")) == comparable(reference)
+    assert comparable(read_jsonl(tmp_path / "metrics.jsonl")) == comparable(reference["metrics"])
     assert len(complete_checkpoints(tmp_path / "checkpoints")) == 2  # keep: 2
 
 
-def test_resume_after_sigkill_matches_uninterrupted(tiny_model_dir, tmp_path, reference):
+# Runs a config in a fresh process that SIGKILLs itself at the start of RL step KILL_AT: a chosen point
+# between two checkpoints (every 2 steps), not a random delay. Nothing after the kill is written.
+KILLER = """
+import os, signal, sys
+from fastslow.config import load_config
+from fastslow.trainer import Trainer
+
+trainer = Trainer(load_config(sys.argv[1]))
+kill_at, original = int(sys.argv[2]), trainer.rl_step
+
+def rl_step(*args, **kwargs):
+    if trainer.step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*args, **kwargs)
+
+trainer.rl_step = rl_step
+trainer.run(progress=False)
+"""
+
+
+def test_sigkill_between_checkpoints_resumes_to_identical_weights(tiny_model_dir, tmp_path, reference):
+    """Killed as step 6 of 7 begins (checkpoints after steps 2 and 4): the resumed run restarts at step 4, before
+    the end, and
+    ends with bitwise-identical weights and the same metrics as the uninterrupted run."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "out"
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(config_dict(tiny_model_dir, tmp_path / "out")))
-    cmd = [sys.executable, "-m", "fastslow.cli", "run", str(path), "--quiet"]
+    path.write_text(yaml.safe_dump(config_dict(tiny_model_dir, out)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not complete_checkpoints(tmp_path / "out" / "checkpoints") and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(random.Random().uniform(0, 1.5))  # a random point after the first checkpoint
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(path), "5"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert latest(out / "checkpoints").name == "step-0000004"  # the kill landed between checkpoints 4 and 6
+    assert not (out / "final").exists()
+    steps_logged = [r["step"] for r in read_jsonl(out / "metrics.jsonl")]
+    assert max(steps_logged) == 5  # step 5 ran after checkpoint 4 and must be redone after the resume
+    done = subprocess.run([sys.executable, "-m", "fastslow.cli", "run", str(path), "--quiet", "--resume"], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert comparable(read_jsonl(tmp_path / "out" / "metrics.jsonl")) == comparable(reference)
+    assert "resumed at step 4" in done.stdout  # restarted before the end (7), from the last checkpoint
+    assert comparable(read_jsonl(out / "metrics.jsonl")) == comparable(reference["metrics"])
+    ours, theirs = load_file(out / "final" / "model.safetensors"), reference["weights"]
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        assert torch.equal(ours[name], theirs[name]), name  # bitwise, not approximately
 
 
 def test_partial_and_corrupted_checkpoints_are_rejected(tiny_model_dir, tmp_path):

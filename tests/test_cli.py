@@ -35,7 +35,7 @@ def test_eval_base_writes_json(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["eval-base", "--model", "/no/such/model"], "is not a folder"),
-    (["eval-base", "--task", "no-such-task"], "unknown task 'no-such-task'"),
+    (["eval-base", "--task", "no-such-task"], "unknown task id 'no-such-task'"),
 ])
 def test_bad_input_is_a_clear_error(monkeypatch, capsys, args, message):
     monkeypatch.setattr("sys.argv", ["fst", *args])

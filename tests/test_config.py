@@ -46,3 +46,23 @@ def test_shipped_configs_are_valid():
     assert len(configs) >= 4
     for path in configs:
         load_config(path)
+
+
+def test_python_reflector_config():
+    cfg = parse_config({"mode": "fst", "population": {"reflector": {
+        "kind": "python", "id": "my_pkg.reflect:MyReflector", "args": {"temperature": 0.5}}}})
+    r = cfg.population.reflector
+    assert (r.kind, r.id, r.args) == ("python", "my_pkg.reflect:MyReflector", {"temperature": 0.5})
+    assert parse_config({}).population.reflector.args == {}
+
+
+@pytest.mark.parametrize("reflector, message", [
+    ({"kind": "python"}, "population.reflector.id"),
+    ({"kind": "python", "id": ""}, "population.reflector.id"),
+    ({"kind": "gpt"}, "population.reflector.kind: Input should be 'rulebook', 'llm' or 'python'"),
+    ({"kind": "python", "id": "m:a", "args": [1]}, "population.reflector.args: Input should be a valid dictionary"),
+])
+def test_python_reflector_config_errors(reflector, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config({"mode": "fst", "population": {"reflector": reflector}}, "c.yaml")
+    assert message in str(err.value)

@@ -155,3 +155,58 @@ def test_fit_sigmoid_flags_unidentified_and_flat_fits():
     assert linear["ok"] and linear["identified"] is False and "A_upper" in linear["at_bound"]
     flat = fit_sigmoid(x, [0.2] + [0.3] * (len(x) - 1))  # constant after step 0: A not determined
     assert flat["ok"] is False and flat["A"] == pytest.approx(0.3)
+
+
+def test_check_fit_accepts_a_clean_saturating_curve_and_confirms_it_with_scipy():
+    from fastslow.experiments.analysis import check_fit
+
+    x = np.arange(0, 650, 50, dtype=float)
+    y = sigmoid(x, 0.6, 2.0, 300.0, 0.2)
+    f = check_fit(x, y, fit_sigmoid(x, y))
+    assert f["accepted"] and f["failures"] == []
+    assert f["check"]["converged"] and f["check"]["A"] == pytest.approx(0.6, abs=0.02)
+
+
+def test_check_fit_rejects_steps_bounds_and_asymptotes_below_the_data():
+    from fastslow.experiments.analysis import check_fit
+
+    steps = [0, 6, 12, 18, 24, 30]
+    jump = [0.0, 0.19, 0.2, 0.18, 0.21, 0.2]  # everything happens before the first evaluation
+    f = check_fit(steps, jump, fit_sigmoid(steps, jump))
+    assert not f["accepted"] and any("bound" in m or "before the first" in m for m in f["failures"])
+    x = np.arange(0, 650, 50, dtype=float)
+    linear = 0.2 + 0.0003 * x  # A pinned at 1: rejected, not merely "unidentified"
+    f = check_fit(x, linear, fit_sigmoid(x, linear))
+    assert not f["accepted"] and any("A_upper" in m for m in f["failures"])
+    # a fit whose A lies under what the run already showed (3-point moving average) is rejected
+    y = list(sigmoid(x, 0.6, 2.0, 300.0, 0.2))
+    fake = {**fit_sigmoid(x, y), "A": 0.5}
+    assert any("below the observed maximum" in m for m in check_fit(x, y, fake)["failures"])
+
+
+def test_fit_origin_excludes_warm_up():
+    x = np.arange(0, 130, 10, dtype=float)
+    y = np.where(x < 10, 0.0, 0.2 + sigmoid(x - 10, 0.4, 2.0, 40.0, 0.0))  # jump at 10, then a slow rise
+    f = fit_sigmoid(x, y, origin=10)
+    assert f["R0"] == pytest.approx(0.2) and f["A"] == pytest.approx(0.6, abs=0.01) and f["origin"] == 10
+
+
+def test_censored_speedup():
+    from fastslow.experiments.analysis import censored_speedup, plateau
+
+    # RL rises to 0.6 at step 40 and stays; FST first reaches 0.6 at 20 (not its first evaluation): exact 2x
+    rl = [(0, 0.1), (10, 0.3), (20, 0.5), (30, 0.55), (40, 0.6), (50, 0.6), (60, 0.6)]
+    fst = [(0, 0.1), (10, 0.4), (20, 0.6), (30, 0.7)]
+    r = censored_speedup(rl, fst)
+    assert (r["speedup"], r["bound"], r["rl_plateau"]["plateaued"]) == (2.0, "exact", True)
+    # FST already there at its first evaluation: a lower bound set by the evaluation cadence
+    r = censored_speedup(rl, [(0, 0.1), (10, 0.65)])
+    assert (r["speedup"], r["bound"]) == (4.0, "lower")
+    # RL never improved in its 120 steps: censored at its last step, lower bound 120 / 10
+    flat = [(x, 0.0) for x in range(0, 121, 10)]
+    r = censored_speedup(flat, [(0, 0.0), (10, 0.2)])
+    assert (r["speedup"], r["bound"], r["rl_improved"]) == (12.0, "lower", False)
+    # FST never gets there although it ran as long as RL needed: an upper bound
+    r = censored_speedup(rl, [(0, 0.1), (40, 0.3), (60, 0.4)])
+    assert (r["speedup"], r["bound"]) == (pytest.approx(40 / 60), "upper")
+    assert plateau([(0, 0.1), (10, 0.3), (20, 0.5), (30, 0.7)])["plateaued"] is False

@@ -146,3 +146,29 @@ def test_front_only_fill_drops_dominated_candidates():
     assert top_k(["full", "seed"], scores, 4) == ["full"] * 4
     with pytest.raises(ValueError, match="unknown fill rule"):
         top_k(["a"], [{0: 1}], 1, fill="nope")
+
+
+def test_a_raising_verifier_is_scored_zero_and_counted_in_the_round(world):
+    model, tok, task, anchor = world
+
+    class Flaky:
+        name, seed_prompt = task.name, task.seed_prompt
+        calls = 0
+
+        def problems(self, split, n):
+            return task.problems(split, n)
+
+        def render(self, problem, prompt):
+            return task.render(problem, prompt)
+
+        def score(self, problem, completion):
+            Flaky.calls += 1
+            if Flaky.calls % 3 == 0:
+                raise RuntimeError("verifier bug")
+            return task.score(problem, completion)
+
+    result = gepa_round(HFSampler(model, tok), Flaky(), CountingReflector(), anchor[:6], ["Transform the input."],
+                        budget=12, k=2, params=PARAMS)
+    assert result.verifier_errors == Flaky.calls // 3 > 0
+    failed = [r for bucket in result.cache._store.values() for r in bucket if r.verifier_error]
+    assert failed and all(r.reward == 0.0 and "verifier failed" in r.feedback for r in failed)

@@ -269,3 +269,82 @@ def test_local_openai_compatible_server(monkeypatch):
     assert path == "/v1/chat/completions" and body["model"] == "local-model" and body["max_tokens"] == 1024
     assert "## Feedback\nCorrect." in body["messages"][0]["content"]
     assert (r.stats.prompt_tokens, r.stats.completion_tokens, r.stats.cost_usd) == (7, 3, 0.0)
+
+
+# -- thinking models and chat-template residue ------------------------------------------------------------------
+
+from fastslow.fastweights.reflectors.proposer_prompt import find_template_residue, strip_thinking  # noqa: E402
+
+
+@pytest.mark.parametrize("answer", [
+    "<think>Maybe ```\nDraft.\n``` no.</think>\n```\nFinal prompt.\n```",  # a draft fence inside the thinking
+    "<think>\nreasoning\n</think>\n\n```text\nFinal prompt.\n```",
+    "<THINK>shouting</THINK>```\nFinal prompt.\n```",
+    "<think>a</think><think>b ```\nx\n```</think>```\nFinal prompt.\n```",  # several blocks
+    "the template opened the block: ```\ndraft\n``` so only the end tag appears</think>\n```\nFinal prompt.\n```",
+    "<thinking>long form tag ```\ndraft\n```</thinking>```\nFinal prompt.\n```",
+])
+def test_thinking_is_stripped_before_the_fence(answer):
+    r = make(mock_response=answer)
+    assert r.propose("p", EXAMPLES) == "Final prompt."
+    assert (r.stats.proposals, r.stats.failures, r.stats.warnings) == (1, 0, [])
+
+
+def test_unterminated_leading_think_is_unusable(caplog):
+    r = make(mock_response="<think>The user wants a prompt. Let me draft:\n```\nDraft prompt.\n```\nHmm, but")
+    with caplog.at_level(logging.WARNING, logger="fastslow.reflector"):
+        assert r.propose("p", EXAMPLES) is None  # the draft inside an unfinished thought is not a proposal
+    assert (r.stats.proposals, r.stats.failures) == (0, 1)
+    assert "unusable" in r.stats.warnings[0] and "nothing but thinking" in r.stats.warnings[0]
+    assert r.sleep == []
+
+
+@pytest.mark.parametrize("residue", ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>",
+                                     "<|assistant|>", "[INST]", "[/INST]", "<s>", "</s>", "<|eot_id|>",
+                                     "<|start_header_id|>", "<|end_header_id|>", "<|user|>", "<end_of_turn>",
+                                     "<｜end▁of▁sentence｜>", "<<SYS>>"])
+def test_template_residue_rejected(residue, caplog):
+    r = make(mock_response=f"```\nAnswer with the result only.{residue}\nassistant\n```")
+    with caplog.at_level(logging.WARNING, logger="fastslow.reflector"):
+        assert r.propose("p", EXAMPLES) is None  # never raises
+    s = r.stats
+    assert (s.calls, s.proposals, s.failures) == (1, 0, 1)
+    assert "residue" in s.warnings[0] and repr(residue) in s.warnings[0] and "Proposal skipped" in s.warnings[0]
+    assert any("residue" in rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING)
+    assert r.sleep == []  # paid for, not retried
+
+
+def test_residue_outside_the_fence_is_harmless():
+    r = make(mock_response="```\nClean prompt.\n```<|im_end|>\n<|endoftext|>")
+    assert r.propose("p", EXAMPLES) == "Clean prompt."
+
+
+@pytest.mark.parametrize("clean", ["Compare a < b and b > c.", "Write x -> y; use <answer> tags.",
+                                   "Use | to separate items: a | b.", "Mention <script> literally.",
+                                   "Lists [1, 2] and INST as a word are fine."])
+def test_clean_prompts_are_not_residue(clean):
+    assert find_template_residue(clean) is None
+    assert make(mock_response=f"```\n{clean}\n```").propose("p", EXAMPLES) == clean
+
+
+def test_strip_thinking_cases():
+    assert strip_thinking("no thinking here") == "no thinking here"
+    assert strip_thinking("<think>x</think>answer") == "answer"
+    assert strip_thinking("  <think>never closed ```\na\n```") == ""
+    assert strip_thinking("opened by the template</think>answer") == "answer"
+    assert strip_thinking("a</think>b<think>c</think>d") == "bd"
+    # an unclosed tag that is not leading is left for the residue check
+    assert "<think>" in strip_thinking("```\nx\n```\n<think>late")
+
+
+def test_thinking_model_over_http(monkeypatch):
+    """A local thinking model behind an OpenAI-compatible server: thinking stripped, then residue rejected."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with _FakeOpenAIServer("<think>draft ```\nbad\n```</think>\n```\nThought through.\n```") as srv:
+        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.url, timeout=10, retries=0, sleep=Sleeps())
+        assert r.propose("p", EXAMPLES) == "Thought through."
+    with _FakeOpenAIServer("```\nLeaked.<|im_end|>\n<|im_start|>assistant\n```") as srv:
+        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.url, timeout=10, retries=0, sleep=Sleeps())
+        assert r.propose("p", EXAMPLES) is None
+    assert len(srv.requests) == 1 and r.stats.failures == 1 and "'<|im_end|>'" in r.stats.warnings[0]

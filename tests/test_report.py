@@ -63,13 +63,21 @@ def _check_html(path):
 
 
 def test_verdict_rules():
-    assert verdict([1.0, 2.0])[0] == "yes"
-    assert verdict([-1.0, -2.0])[0] == "no"
-    assert verdict([0.0, 0.0])[0] == "no"  # no effect at all is not a reproduction
+    assert verdict([1.0, 2.0])[0] == "reproduced"
+    assert verdict([-1.0, -2.0])[0] == "not reproduced"
+    assert verdict([0.0, 0.0])[0] == "not reproduced"  # no effect at all is not a reproduction
     assert verdict([1.0, -1.0])[0] == "inconclusive"  # seeds disagree
     assert verdict([0.1, 5.0])[0] == "inconclusive"  # mean 2.55 < std 3.46
     assert verdict([1.0])[0] == "inconclusive"  # n < 2
     assert verdict([1.0, None])[0] == "inconclusive"
+
+
+def test_censored_evidence_counts_only_on_the_side_it_bounds():
+    assert verdict([(1.0, "lower"), (2.0, "lower")])[0] == "reproduced"  # at least 1 and 2: supports
+    assert "2 censored" in verdict([(1.0, "lower"), (2.0, "lower")])[1]
+    assert verdict([(1.0, "upper"), 2.0])[0] == "inconclusive"  # "at most 1" says nothing about the sign
+    assert verdict([(-0.5, "upper"), (-0.6, "upper")])[0] == "not reproduced"
+    assert verdict([(-0.5, "lower"), -1.0])[0] == "inconclusive"  # "at least -0.5" could still be positive
 
 
 def test_full_report(tmp_path):
@@ -81,13 +89,15 @@ def test_full_report(tmp_path):
 
     sp = summary["speedup_to_rl_peak"]
     assert sp["speedup"]["mean"] == pytest.approx(3.0) and sp["speedup"]["std"] == pytest.approx(0.0)
-    assert sp["n_reached"] == 3 and sp["n_seeds"] == 3
+    assert sp["n_reached"] == 3 and sp["n_seeds"] == 3 and sp["n_censored"] == 0
+    assert [p["bound"] for p in sp["per_seed"]] == ["exact"] * 3
     assert [p["rl_steps"] for p in sp["per_seed"]] == [600, 600, 600]
     assert [p["fst_steps"] for p in sp["per_seed"]] == [200, 200, 200]
 
     assert summary["asymptote"]["fst"]["mean"] == pytest.approx(0.61, abs=2e-3)
     assert summary["asymptote"]["rl"]["mean"] == pytest.approx(0.46, abs=2e-3)
-    assert all(f["ok"] for f in summary["asymptote_fits"]["fst"])
+    assert all(f["ok"] and f["accepted"] for f in summary["asymptote_fits"]["fst"])
+    assert summary["asymptote_failed_fits"] == {"fst": 0, "rl": 0, "gepa": 3}  # gepa is a step: rejected
 
     kl = summary["kl_reduction_at_matched_reward"]
     assert kl["mean_reduction"]["values"] == pytest.approx([0.5, 0.6, 0.4])
@@ -103,9 +113,10 @@ def test_full_report(tmp_path):
     assert summary["quadrant"]["fst+evolved"]["mean"] == pytest.approx(0.21)
 
     claims = {c["claim"]: c for c in summary["claims"]}
-    assert len(claims) == 6
-    assert all(set(c) >= {"claim", "paper", "ours", "verdict"} for c in claims.values())
-    assert [c["verdict"] for c in summary["claims"]] == ["yes"] * 6
+    assert len(claims) == 7
+    assert all(set(c) >= {"id", "claim", "paper", "ours", "verdict"} for c in claims.values())
+    assert summary["verdicts"] == {k: "reproduced" for k in ("data_efficiency", "asymptote", "kl", "forgetting",
+                                                             "plasticity", "continual", "quadrant")}
 
     for name in ("accuracy_vs_step", "asymptote_fit", "accuracy_vs_rollouts", "kl_vs_accuracy", "forgetting",
                  "plasticity", "continual", "quadrant"):
@@ -127,10 +138,10 @@ def test_report_only_data_efficiency(tmp_path):
                ("drift", "forgetting", "plasticity", "continual", "quadrant"))
     assert summary["kl_reduction_at_matched_reward"] is None and summary["quadrant"] is None
     sp = summary["speedup_to_rl_peak"]
-    assert sp["n_reached"] == 0 and sp["speedup"]["n"] == 0
+    assert sp["n_reached"] == 0 and [p["bound"] for p in sp["per_seed"]] == ["upper"] * 2
     verdicts = [c["verdict"] for c in summary["claims"]]
-    assert verdicts[0] == "no"
-    assert verdicts[2:] == ["not run"] * 4
+    assert verdicts[0] == "not reproduced"
+    assert verdicts[2:] == ["not run"] * 5
     assert (out / "accuracy_vs_step.png").exists() and not (out / "quadrant.png").exists()
     text = _check_html(out / "report.html")
     assert text.count("not run") >= 5

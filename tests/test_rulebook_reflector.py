@@ -170,3 +170,45 @@ def test_noise_is_seeded_and_makes_slips():
     assert clean == run(seed=99)  # without noise the seed changes nothing
     assert clean.count(f"{SEED} {hidden.instruction}") >= 4
     assert run(noise=1.0, seed=7) != clean
+
+
+def test_a_careless_reflector_makes_each_kind_of_mistake_and_proposes_diverse_prompts():
+    """With noise, proposals on the same failures differ: partial and wrong rules, worked examples, one-failure
+    fixes. A careful call (noise 0) is the deterministic simplest rule."""
+    from fastslow.fastweights.reflectors.rulebook import MISTAKES
+
+    hidden = Program.parse(NAMED_TASKS["cipher"][0])
+    batch = make_examples(hidden, sampled_inputs(hidden, seed=3))
+    careless = RulebookReflector(noise=1.0, seed=11)
+    proposals, kinds = [], []
+    for _ in range(40):
+        proposals.append(careless.propose(SEED, batch))
+        kinds.append(careless.last_mistake)
+    assert set(kinds) == set(MISTAKES)
+    distinct = {p for p in proposals if p is not None}
+    assert len(distinct) >= 4
+    partial = [p for p, k in zip(proposals, kinds) if k == "partial" and p]
+    assert partial and all(proposed_program(p).depth < hidden.depth for p in partial)
+    assert any("For example, '" in p for p in distinct)
+    careful = RulebookReflector(noise=0.0, seed=11)
+    assert len({careful.propose(SEED, batch) for _ in range(5)}) == 1
+
+
+def test_a_careless_reflector_edits_even_a_prompt_that_already_explains_the_examples():
+    hidden = Program.parse("reverse|shift:1")
+    prompt = f"{SEED} {hidden.instruction}"
+    examples = make_examples(hidden, sampled_inputs(hidden))
+    assert RulebookReflector(noise=0.0).propose(prompt, examples) is None
+    careless = RulebookReflector(noise=1.0, seed=2)
+    edits = {careless.propose(prompt, examples) for _ in range(20)} - {None}
+    assert edits and all(e != prompt for e in edits)
+
+
+def test_worked_examples_are_capped():
+    from fastslow.fastweights.reflectors.rulebook import MAX_WORKED_EXAMPLES, add_worked_example
+
+    prompt = f"{SEED} Reverse the string."
+    for src in ("abc", "def", "ghi", "jkl"):
+        prompt = add_worked_example(prompt, (src, src[::-1]))
+    assert prompt.count("For example, ") == MAX_WORKED_EXAMPLES
+    assert prompt.startswith(f"{SEED} Reverse the string.") and prompt.endswith("For example, 'jkl' becomes 'lkj'.")

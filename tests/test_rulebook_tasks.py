@@ -6,7 +6,7 @@ from fastslow.errors import FastSlowError, UnknownTaskError
 from fastslow.rulebook.program import Program
 from fastslow.rulebook.tasks import (DEFAULT_SEED_PROMPT, NAMED_TASKS, InstructionSuite, RulebookTask, TaskStream,
                                      get_task)
-from fastslow.task import Problem, Task, render_messages
+from fastslow.tasks.base import Problem, Task, render_messages
 
 
 def _inputs(problems):

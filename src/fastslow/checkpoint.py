@@ -1,9 +1,10 @@
 """Joint, atomic checkpoints: everything a run needs to continue exactly where it stopped.
 
-A checkpoint folder holds the policy weights (safetensors), the optimizer and scheduler state, and one pickle with
-the rest: population, rollout cache, reflector state, data cursor, counters, RNG states and the metric history.
-It is written under ``step-N.tmp`` and renamed to ``step-N`` only once complete, with a manifest of SHA-256 sums
-written last; loading verifies the manifest, so a half-written or corrupted checkpoint is never loaded.
+A checkpoint folder holds the policy weights (safetensors; with LoRA only the adapter), the optimizer and scheduler
+state, and one pickle with the rest: population, rollout cache, reflector state, data cursor, counters, RNG states
+and the metric history. It is written under ``step-N.tmp`` and renamed to ``step-N`` only once complete, with a
+manifest of SHA-256 sums written last; loading verifies the manifest, so a half-written or corrupted checkpoint is
+never loaded.
 """
 
 from __future__ import annotations
@@ -89,6 +90,54 @@ def latest(root: Path) -> Path:
         raise CheckpointError(f"no checkpoint to resume from in {root}")
     verify(found[-1])
     return found[-1]
+
+
+def restore_policy(folder: Path, policy) -> None:
+    """Load a checkpoint's saved policy (``folder/policy``) into the live ``policy``, in place and exactly: the
+    adapter weights of a LoRA (peft) policy, or every weight of a full model."""
+    from fastslow.model.lora import is_peft
+
+    saved = Path(folder) / "policy"
+    if is_peft(policy):
+        from peft.utils import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        adapter = saved / "adapter_model.safetensors"
+        if not adapter.is_file():
+            raise CheckpointError(f"checkpoint {folder} holds no LoRA adapter (adapter_model.safetensors), but this "
+                                  "run's policy has one; was it written by a run without model.lora?")
+        result = set_peft_model_state_dict(policy, load_file(adapter))
+        unexpected = getattr(result, "unexpected_keys", None) or []
+        if unexpected:
+            raise CheckpointError(f"checkpoint {folder}: adapter weights do not fit this model ({unexpected[:3]})")
+        return
+    if (saved / "adapter_config.json").is_file():
+        raise CheckpointError(f"checkpoint {folder} holds a LoRA adapter, but this run's policy has no model.lora")
+    from fastslow.model.loading import load_pretrained
+
+    dtype = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(next(policy.parameters()).dtype), "fp32")
+    policy.load_state_dict(load_pretrained(saved, dtype)[0].state_dict())
+
+
+def export_policy(policy, tokenizer, out: Path, how: str = "merged") -> Path:
+    """The final model folder. A LoRA policy is exported ``merged`` (``merge_and_unload`` on a copy: a plain,
+    full Hugging Face folder) or as the ``adapter`` alone (loadable with peft, or by fastslow as ``model:``, which
+    merges it into the base named in adapter_config.json); a full policy is saved as it is."""
+    import copy
+
+    from fastslow.model.lora import is_peft
+
+    out = Path(out)
+    if is_peft(policy) and how == "merged":
+        was_training = policy.training
+        merged = copy.deepcopy(policy).merge_and_unload()
+        policy.train(was_training)
+        merged.save_pretrained(out)
+        del merged
+    else:
+        policy.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
 
 
 def load_training_state(folder: Path) -> tuple[dict, dict]:

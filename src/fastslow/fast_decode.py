@@ -20,17 +20,37 @@ SUPPORTED = {"llama", "mistral", "qwen2", "qwen3"}
 
 
 def cache_kwarg(model) -> str:
-    """transformers renamed ``past_key_values`` to ``cache``; use whichever this version takes."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    """transformers renamed ``past_key_values`` to ``cache``; use whichever this version takes (a peft wrapper
+    forwards its keyword arguments, so look at the model it wraps)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+
+
+_PROJECTIONS = (("self_attn", ("q_proj", "k_proj", "v_proj", "o_proj")),
+                ("mlp", ("gate_proj", "up_proj", "down_proj")))
 
 
 def supports(model) -> bool:
+    """Llama-family models whose projections are plain ``nn.Linear`` layers. A peft model (LoRA) or any other
+    wrapped linear layer is refused: fusing the raw ``.weight`` tensors would silently drop the adapter's delta."""
+    if hasattr(model, "peft_config") or hasattr(model, "get_base_model"):
+        return False
     cfg = model.config
-    return (
+    if not (
         getattr(cfg, "model_type", None) in SUPPORTED
         and not getattr(cfg, "sliding_window", None)
         and getattr(cfg, "hidden_act", "silu") == "silu"
-    )
+    ):
+        return False
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None:
+        return False
+    for layer in layers:
+        for block, names in _PROJECTIONS:
+            for name in names:
+                if type(getattr(getattr(layer, block, None), name, None)) is not torch.nn.Linear:
+                    return False
+    return True
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from transformers import DynamicCache
 
 from fastslow import fast_decode
 from fastslow.fast_decode import FastDecoder, cache_kwarg
-from fastslow.task import Messages
+from fastslow.tasks.base import Messages
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,10 @@ class HFDecoder:
 class HFSampler:
     """Sampler over a Hugging Face causal LM and its tokenizer (chat template required)."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 256, fast: bool | None = None):
+    def __init__(self, model, tokenizer, batch_size: int = 256, fast: bool | None = None,
+                 chat_template_kwargs: dict | None = None):
         self.model = model
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})  # e.g. {"enable_thinking": False}
         self.fast = fast_decode.supports(model) if fast is None else fast
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -106,7 +108,8 @@ class HFSampler:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def encode(self, messages: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                  **self.chat_template_kwargs)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:

@@ -21,7 +21,6 @@ KL(pi_train || pi_base).
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import time
@@ -36,11 +35,12 @@ from fastslow.evaluation.accuracy import evaluate
 from fastslow.evaluation.kl import kl_to_base
 from fastslow.metrics import JsonlSink, MetricsLogger, Sink
 from fastslow.model.base import load_model
+from fastslow.model.lora import build_reference, prepare_policy
 from fastslow.rl.advantages import assign, has_signal
 from fastslow.rl.learner import Learner, LearnerConfig
 from fastslow.rl.rollouts import collect_groups
-from fastslow.rulebook import get_task
 from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.tasks import Task, load_task
 
 
 def derived_seed(seed: int, step: int, purpose: int) -> int:
@@ -54,32 +54,92 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def build_tasks(cfg: RunConfig) -> list[Task]:
+    """The run's tasks, resolved by id through the one task resolver (``fastslow.tasks.load_task``)."""
+    tasks = []
+    for ref in cfg.task.refs:
+        args = {"partial_credit": True, **ref.args} if cfg.task.partial_credit else ref.args
+        tasks.append(load_task(ref.id, args, seed=cfg.seed, seed_prompt=cfg.task.seed_prompt))
+    return tasks
+
+
+def check_reflector_fits(cfg: RunConfig, tasks: list[Task]) -> None:
+    """The offline Rulebook reflector reads Rulebook feedback only; on any other task it would never propose."""
+    from fastslow.config import ConfigError
+    from fastslow.rulebook import InstructionSuite, RulebookTask
+
+    if cfg.mode == "rl" or cfg.population.reflector.kind != "rulebook":
+        return
+    other = [t.name for t in tasks if not isinstance(t, (RulebookTask, InstructionSuite))]
+    if other:
+        raise ConfigError(f"population.reflector.kind: 'rulebook' (the offline Rulebook reflector) only works on "
+                          f"Rulebook tasks, but task {other[0]!r} is not one; use kind: llm (any LLM through "
+                          "litellm) or kind: python with id: module:attr")
+
+
+def refuse_several_processes() -> None:
+    """The native engine runs in one process: under ``accelerate launch`` / ``torchrun`` with more than one process
+    it would train N unsharded copies, write N sets of checkpoints and metrics and warm up N times too fast, so it
+    refuses to start and points to the distributed engine."""
+    import os
+
+    from fastslow.config import ConfigError
+
+    n = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        n = max(n, torch.distributed.get_world_size())
+    if n > 1:
+        raise ConfigError(f"engine: native runs in one process, but this launch has {n} processes; set engine: trl "
+                          "(FST on TRL's GRPOTrainer, multi-GPU / multi-node) or launch a single process")
+
+
 class Trainer:
-    def __init__(self, cfg: RunConfig, sinks: list[Sink] | None = None, reflector=None):
+    """The run. Parts the config cannot describe (task objects, a ready policy and tokenizer, a reflector,
+    extra metric sinks) can be passed in; everything else is built from ``cfg``."""
+
+    def __init__(self, cfg: RunConfig, sinks: list[Sink] | None = None, reflector=None,
+                 tasks: list[Task] | None = None, policy=None, tokenizer=None):
+        refuse_several_processes()
         self.cfg = cfg
         torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.out = Path(cfg.output_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
-        self.tasks = [get_task(name, seed=cfg.seed, seed_prompt=cfg.task.seed_prompt,
-                               partial_credit=cfg.task.partial_credit) for name in cfg.task.names]
-        self.policy, self.tokenizer = load_model(cfg.model)
-        self.base = copy.deepcopy(self.policy).eval().requires_grad_(False)
+        self.tasks = list(tasks) if tasks is not None else build_tasks(cfg)
+        if reflector is None:
+            check_reflector_fits(cfg, self.tasks)
+        if (policy is None) != (tokenizer is None):
+            raise ValueError("pass both policy and tokenizer, or neither")
+        if policy is None:  # cfg.model: folder / hub id / base / smollm2, dtype, LoRA, gradient checkpointing
+            policy, tokenizer = load_model(cfg.model)
+        else:
+            policy = prepare_policy(policy, cfg.model)
+        self.policy, self.tokenizer = policy, tokenizer
+        # the frozen reference: a copy of the initial weights, the adapter-disabled policy under LoRA, or None
+        self.base = build_reference(self.policy, cfg.model.reference)
         L = cfg.learner
         self.learner = Learner(self.policy, LearnerConfig(
             loss=L.loss, aggregation=L.aggregation, tau=L.tau, eps_low=L.eps_low, eps_high=L.eps_high,
             kl_coef=L.kl_coef, lr=L.lr, warmup_steps=L.warmup_steps, weight_decay=L.weight_decay,
             grad_clip=L.grad_clip, micro_batch_size=L.micro_batch_size, temperature=cfg.rollout.temperature,
         ), ref_model=self.base if (L.kl_coef > 0 or L.log_kl) else None, pad_id=self.tokenizer.pad_token_id)
-        self.base.to(self.learner.accelerator.device)  # the policy was placed by accelerate; keep them together
-        self.sampler = HFSampler(self.learner.policy, self.tokenizer)
-        if cfg.task.stream:
-            self.stream = StagedProblemStream(self.tasks, cfg.rollout.problems_per_step, cfg.task.steps_per_stage)
+        if self.base is not None:
+            self.base.to(self.learner.accelerator.device)  # the policy was placed by accelerate; keep them together
+        self.sampler = HFSampler(self.learner.policy, self.tokenizer,
+                                 chat_template_kwargs=cfg.model.chat_template_kwargs)
+        if len(self.tasks) > 1:
+            self.stream = StagedProblemStream(self.tasks, cfg.rollout.problems_per_step, cfg.task.steps_per_stage,
+                                              seed=cfg.seed)
         else:
-            self.stream = ProblemStream(self.tasks[0], cfg.rollout.problems_per_step)
-        self.val = {t.name: t.problems("val", cfg.eval.problems) for t in self.tasks}
-        self.population = [cfg.task.seed_prompt]
+            self.stream = ProblemStream(self.tasks[0], cfg.rollout.problems_per_step, seed=cfg.seed)
+        try:
+            self.val = {t.name: t.problems("val", cfg.eval.problems) for t in self.tasks}
+        except ValueError as err:  # a finite val split smaller than asked for
+            from fastslow.config import ConfigError
+
+            raise ConfigError(f"eval.problems ({cfg.eval.problems}): {err}") from None
+        self.population = [self.tasks[0].seed_prompt]
         self.K = 1 if cfg.mode == "rl" else cfg.population.size
         self.cache = None  # the latest GEPA round's rollouts (reuse)
         # this cycle's RL rollouts, by task (feedback for the next round's reflection, if enabled)
@@ -90,7 +150,7 @@ class Trainer:
 
             self.reflector = build_reflector(cfg.population.reflector, cfg.seed, cfg.population.max_prompt_chars)
         self.counts = {"rl_rollouts": 0, "reused_rollouts": 0, "gepa_metric_calls": 0, "gepa_rescore_calls": 0,
-                       "reflection_calls": 0, "gepa_rounds": 0}
+                       "reflection_calls": 0, "gepa_rounds": 0, "verifier_errors": 0}
         sinks = list(sinks or [])
         if cfg.logging.tensorboard:
             from fastslow.metrics import TensorBoardSink
@@ -135,6 +195,7 @@ class Trainer:
         self.counts["gepa_metric_calls"] += result.metric_calls
         self.counts["gepa_rescore_calls"] += result.rescore_calls
         self.counts["reflection_calls"] += result.reflection_calls
+        self.counts["verifier_errors"] += result.verifier_errors
         return {"cycle": cycle, "population": list(result.population), "population_scores": result.population_scores,
                 "candidates": len(result.candidates), "accepted": result.accepted,
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
@@ -166,9 +227,13 @@ class Trainer:
         if cfg.population.reflect_on_rl_rollouts and cfg.mode == "fst":
             self.cycle_rollouts.setdefault(self.task.name, []).extend(r for g in groups for r in g.rollouts)
         reused = sum(r.source == "reused" for g in groups for r in g.rollouts)
+        errors = sum(r.verifier_error for g in groups for r in g.rollouts if r.source != "reused")
         self.counts["rl_rollouts"] += len(rewards) - reused
         self.counts["reused_rollouts"] += reused
-        return {"reward_mean": sum(rewards) / len(rewards), "zero_variance_frac": zero_var, **metrics,
+        self.counts["verifier_errors"] += errors
+        accuracy = sum(r.correct for g in groups for r in g.rollouts) / len(rewards)
+        return {"reward_mean": sum(rewards) / len(rewards), "train_accuracy": accuracy,
+                "zero_variance_frac": zero_var, **metrics,
                 "reused_frac": reused / len(rewards), **per_prompt,
                 **{f"time_{k}": v for k, v in timings.items()}}
 
@@ -182,17 +247,28 @@ class Trainer:
         key = f"val_mean@{ev.k}"
         result = {}
         for task in self.tasks:  # in a stream every task is measured (retention), the current one is ``key``
-            result[f"{key}/{task.name}"] = evaluate(self.sampler, task, self.val[task.name], lead, params, k=ev.k).mean
+            acc = evaluate(self.sampler, task, self.val[task.name], lead, params, k=ev.k)
+            result[f"{key}/{task.name}"] = acc.mean  # accuracy (the task's metric), not the shaped reward
+            result[f"val_reward@{ev.k}/{task.name}"] = acc.mean_reward
+            self.counts["verifier_errors"] += acc.verifier_errors
         result[key] = result[f"{key}/{self.task.name}"]
+        result[f"val_reward@{ev.k}"] = result[f"val_reward@{ev.k}/{self.task.name}"]
         if len(self.tasks) == 1:
-            del result[f"{key}/{self.task.name}"]
-        if ev.kl_problems:
-            context = cfg.task.seed_prompt if ev.kl_context == "seed" else lead
-            result["kl_to_base"] = kl_to_base(self.learner.policy, self.base, self.sampler, self.task,
-                                              self.val[self.task.name][: ev.kl_problems], context,
-                                              max_new_tokens=cfg.rollout.max_new_tokens,
-                                              seed=derived_seed(cfg.seed, self.step, 3),
-                                              pad_id=self.tokenizer.pad_token_id)
+            del result[f"{key}/{self.task.name}"], result[f"val_reward@{ev.k}/{self.task.name}"]
+        if ev.kl_problems and self.base is not None:  # model.reference: none -> no diagnostic KL
+            contexts = {"seed": self.task.seed_prompt, "lead": lead}
+            kls: dict[str, float] = {}
+            for name in ("seed", "lead") if ev.kl_context == "both" else (ev.kl_context,):
+                if contexts[name] in [contexts[k] for k in kls]:  # rl: the lead prompt is the seed prompt
+                    kls[name] = next(v for k, v in kls.items() if contexts[k] == contexts[name])
+                    continue
+                kls[name] = kl_to_base(self.learner.policy, self.base, self.sampler, self.task,
+                                       self.val[self.task.name][: ev.kl_problems], contexts[name],
+                                       max_new_tokens=cfg.rollout.max_new_tokens,
+                                       seed=derived_seed(cfg.seed, self.step, 3), pad_id=self.tokenizer.pad_token_id)
+            result["kl_to_base"] = kls["seed"] if "seed" in kls else kls["lead"]
+            if ev.kl_context == "both":  # FST's weights are trained under its lead prompt: measure both contexts
+                result["kl_to_base_seed"], result["kl_to_base_lead"] = kls["seed"], kls["lead"]
         result["time_eval"] = time.perf_counter() - start
         return result
 
@@ -266,12 +342,10 @@ class Trainer:
         """Restore the latest complete checkpoint of this run's output folder; returns its step."""
         from fastslow import checkpoint
         from fastslow.fastweights.cache import RolloutCache
-        from fastslow.model.base import load_model as load
 
         folder = checkpoint.latest(self.out / "checkpoints")
         optim, state = checkpoint.load_training_state(folder)
-        weights = load(folder / "policy")[0].state_dict()
-        self.learner.policy.load_state_dict(weights)
+        checkpoint.restore_policy(folder, self.learner.policy)  # the adapter alone under LoRA
         self.learner.optimizer.load_state_dict(optim["optimizer"])
         self.learner.scheduler.load_state_dict(optim["scheduler"])
         self.learner.steps_done = state["learner_steps"]
@@ -293,7 +367,8 @@ class Trainer:
         return self.step
 
     def save_final(self) -> None:
+        from fastslow.checkpoint import export_policy
+
         final = self.out / "final"
-        self.learner.policy.save_pretrained(final)
-        self.tokenizer.save_pretrained(final)
+        export_policy(self.learner.policy, self.tokenizer, final, self.cfg.model.export)  # LoRA: merged or adapter
         (final / "population.json").write_text(json.dumps(self.population, indent=2))

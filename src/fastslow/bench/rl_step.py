@@ -5,7 +5,11 @@ on the same model, with the same sampling (temperature 1, no top-k/top-p), learn
 runs ``loss_type="cispo"`` with ``epsilon_high=5.0`` (set explicitly: it silently falls back to 0.2 otherwise).
 fastslow runs three ways: exactly TRL's work (zero-variance groups kept, no KL logging, as TRL with beta=0), with
 the per-step KL log (one extra forward of the frozen base model), and its default step (KL log, zero-variance
-groups dropped). The first step of each is a warm-up and is not counted; the figures are ratios of medians.
+groups dropped). ``engine trl (1 process)`` is fastslow's TRL integration (``fastslow.integrations.trl``: TRL's
+GRPOTrainer with FST's rollout function, reward function, advantages and aggregation) in mode rl, doing the same
+work as plain TRL (zero-variance groups kept), so its gap to plain TRL is the integration's overhead (or gain: its
+rollouts come from fastslow's sampler). The first step of each is a warm-up and is not counted; the figures are
+ratios of medians.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 
 from fastslow.config import parse_config
 from fastslow.model.base import load_model, resolve_model_path
-from fastslow.rulebook import get_task
+from fastslow.tasks import load_task
 
 B, G, NEW_TOKENS, LR = 8, 8, 32, 2e-4
 
@@ -50,7 +54,7 @@ def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = load_model(model_path)
-    task = get_task("tidy")
+    task = load_task("rulebook/tidy")
     problems = {p.id: p for p in task.problems("train", B * steps)}
     rows = [{"prompt": task.render(p, task.seed_prompt), "pid": p.id} for p in problems.values()]
 
@@ -79,6 +83,40 @@ def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     return clock.times[1:]
 
 
+def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]:
+    """engine: trl (1 process), mode rl, the same batch, sampling, learning rate and zero-variance handling as TRL."""
+    from transformers import TrainerCallback
+
+    from fastslow.integrations.trl import build_trl_trainer
+
+    cfg = parse_config({
+        "mode": "rl", "engine": "trl", "model": model_path, "output_dir": str(out), "steps": steps,
+        "threads": torch.get_num_threads(),
+        "rollout": {"problems_per_step": B, "group_size": G, "max_new_tokens": NEW_TOKENS},
+        "learner": {"lr": LR, "drop_zero_variance": False, "log_kl": False, "warmup_steps": 0},
+        "eval": {"every": steps + 1, "problems": 1, "k": 1, "kl_problems": 0},
+        "checkpoint": {"every": steps + 1},
+    })
+
+    class Clock(TrainerCallback):
+        def __init__(self):
+            self.times, self.start = [], 0.0
+
+        def on_step_begin(self, *a, **k):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            self.times.append(time.perf_counter() - self.start)
+
+    trainer, engine = build_trl_trainer(cfg)
+    clock = Clock()
+    trainer.callback_handler.callbacks.insert(0, clock)  # its on_step_end runs before the engine's (eval, stats)
+    trainer.train()
+    if engine.sink is not None:
+        engine.sink.close()
+    return clock.times[1:]
+
+
 def run(model: str = "base", steps: int = 6) -> dict:
     path = str(resolve_model_path(model))
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +124,7 @@ def run(model: str = "base", steps: int = 6) -> dict:
         same = fastslow_step_times(path, steps + 1, Path(tmp) / "same", drop_zero_variance=False, log_kl=False)
         ours_drop = fastslow_step_times(path, steps + 1, Path(tmp) / "ours-drop", drop_zero_variance=True)
         theirs = trl_step_times(path, steps + 1, Path(tmp) / "trl")
+        engine_trl = trl_engine_step_times(path, steps + 1, Path(tmp) / "engine-trl")
     med = statistics.median
     return {
         "problems": B, "rollouts_per_problem": G, "new_tokens": NEW_TOKENS, "steps_timed": steps,
@@ -93,10 +132,13 @@ def run(model: str = "base", steps: int = 6) -> dict:
         "fastslow_s_per_step_median": med(ours), "fastslow_drop_zero_variance_s_per_step_median": med(ours_drop),
         "fastslow_same_work_as_trl_s_per_step_median": med(same),
         "trl_s_per_step_median": med(theirs),
+        "engine_trl_1_process_s_per_step_median": med(engine_trl),
+        "engine_trl_overhead_vs_trl": med(engine_trl) / med(theirs),
+        "engine_trl_vs_fastslow_same_work": med(engine_trl) / med(same),
         "speedup_vs_trl": med(theirs) / med(ours),
         "speedup_vs_trl_same_work": med(theirs) / med(same),
         "speedup_vs_trl_with_zero_variance_drop": med(theirs) / med(ours_drop),
-        "fastslow_s_per_step": ours, "trl_s_per_step": theirs,
+        "fastslow_s_per_step": ours, "trl_s_per_step": theirs, "engine_trl_s_per_step": engine_trl,
     }
 
 

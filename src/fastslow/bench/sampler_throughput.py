@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from fastslow.rulebook import get_task
+from fastslow.tasks import load_task
 from fastslow.sampler import HFSampler, SamplingParams
 
 
@@ -52,7 +52,7 @@ def where_time_goes(sampler: HFSampler, prompts, params: SamplingParams) -> dict
 
 
 def run(model, tokenizer, repeats: int = 7, new_tokens: int = 32, task_name: str = "tidy", seed: int = 0) -> dict:
-    task = get_task(task_name)
+    task = load_task(task_name)
     problems = task.problems("val", 8)
     prompts = [task.render(p, task.seed_prompt) for p in problems for _ in range(8)]
     sampler = HFSampler(model, tokenizer)

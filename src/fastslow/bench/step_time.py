@@ -23,7 +23,7 @@ def run(model: str = "base", steps: int = 18, task: str = "tidy", seed: int = 0)
         for name, mode, reuse in (("rl", "rl", False), ("fst_no_reuse", "fst", False), ("fst_reuse", "fst", True)):
             cfg = parse_config({
                 "mode": mode, "model": model, "seed": seed, "output_dir": str(Path(tmp) / name), "steps": steps,
-                "task": {"name": task}, "learner": {"lr": 5e-4},
+                "task": {"id": task}, "learner": {"lr": 5e-4},
                 "population": {"size": 4, "cycle_steps": 6, "anchor_size": 16, "budget": 64, "reuse_rollouts": reuse},
                 "eval": {"every": 10_000, "problems": 8, "kl_problems": 0}, "checkpoint": {"every": 10_000},
             })

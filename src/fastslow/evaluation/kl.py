@@ -19,7 +19,7 @@ import torch
 
 from fastslow.rl.batch import completion_logits, pack
 from fastslow.sampler import Sampler, SamplingParams
-from fastslow.task import Problem, Task
+from fastslow.tasks.base import Problem, Task
 
 
 def exact_token_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:

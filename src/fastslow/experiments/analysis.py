@@ -119,7 +119,7 @@ def sigmoid(x, A: float, B: float, C_mid: float, R0: float):
 
 
 def fit_sigmoid(x: Sequence[float], y: Sequence[float], r0: float | None = None,
-                window: tuple[float, float] | None = None) -> dict:
+                window: tuple[float, float] | None = None, origin: float | None = None) -> dict:
     """Fit the ScaleRL saturating curve ``R - R0 = (A - R0) / (1 + (C_mid / C)^B)`` (paper section 5.2, ref section 9).
 
     * C is x (training step); only points with ``x > 0`` enter the fit (``x <= 0`` is undefined in the formula).
@@ -135,18 +135,33 @@ def fit_sigmoid(x: Sequence[float], y: Sequence[float], r0: float | None = None,
     * ``identified`` is False (with ``ok`` True) when A sits at its upper bound 1 or C_mid at 10 * max x: the
       curve has not begun to saturate in the window, so A is an extrapolation fixed by the bounds. ``at_bound``
       lists the parameters at a bound.
+    * ``origin=x0`` (warm-up exclusion, as ScaleRL): C counts steps since x0 (``C = x - x0``), R0 is the y at the
+      largest x <= x0, and only points after x0 are fitted.
 
-    Returns ``{"A", "B", "C_mid", "R0", "window", "n_points", "ok", "identified", "at_bound", "message", "sse"}``.
+    :func:`check_fit` applies the stricter acceptance rule the report uses (``accepted``).
+
+    Returns ``{"A", "B", "C_mid", "R0", "window", "n_points", "ok", "identified", "at_bound", "message", "sse",
+    "origin"}``.
     """
     from scipy.optimize import OptimizeWarning, curve_fit
 
     pts = _clean_curve(zip(x, y))
     out = {"A": None, "B": None, "C_mid": None, "R0": None, "window": None, "n_points": 0, "ok": False,
-           "identified": False, "at_bound": [], "message": "", "sse": None}
+           "identified": False, "at_bound": [], "message": "", "sse": None, "origin": origin}
     if not pts:
         out["message"] = "no finite points"
         return out
-    R0 = float(pts[0][1]) if r0 is None else float(r0)
+    if origin is not None:
+        before = [b for a, b in pts if a <= origin]
+        R0 = float(before[-1] if before else pts[0][1]) if r0 is None else float(r0)
+        pts = [(a - origin, b) for a, b in pts if a > origin]
+        if window is not None:
+            window = (window[0] - origin, window[1] - origin)
+        if not pts:
+            out.update(R0=R0, message="no points after the origin")
+            return out
+    else:
+        R0 = float(pts[0][1]) if r0 is None else float(r0)
     out["R0"] = R0
     fit_pts = [(a, b) for a, b in pts if a > 0 and (window is None or window[0] <= a <= window[1])]
     out["n_points"] = len(fit_pts)
@@ -206,8 +221,12 @@ def fit_sigmoid(x: Sequence[float], y: Sequence[float], r0: float | None = None,
     at_bound = []
     if A >= 1.0 - 1e-3:
         at_bound.append("A_upper")
+    if A <= R0 + 1e-3 * max(1e-9, 1.0 - R0):
+        at_bound.append("A_lower")
     if C_mid >= 0.999 * upper[2]:
         at_bound.append("C_mid_upper")
+    if C_mid <= 1.001 * lower[2]:
+        at_bound.append("C_mid_lower")
     if B >= 10.0 - 1e-3:
         at_bound.append("B_upper")
     identified = not ({"A_upper", "C_mid_upper"} & set(at_bound))
@@ -217,6 +236,80 @@ def fit_sigmoid(x: Sequence[float], y: Sequence[float], r0: float | None = None,
         out["message"] += (f" ({', '.join(at_bound)} at its bound: the curve has not started to saturate in the "
                            "window, A is an extrapolation pinned by the bounds)")
     return out
+
+# A fit is accepted only if its A lies within this of an unconstrained scipy curve_fit on the same points.
+FIT_CHECK_TOL = 0.02
+
+
+def smoothed_max(ys: Sequence[float], width: int = 3) -> float | None:
+    """Max of the centred moving average (``width`` points, fewer at the ends): the observed maximum with one
+    noisy evaluation smoothed out."""
+    ys = [float(v) for v in ys]
+    if not ys:
+        return None
+    h = width // 2
+    return max(float(np.mean(ys[max(0, i - h): i + h + 1])) for i in range(len(ys)))
+
+
+def check_fit(x: Sequence[float], y: Sequence[float], fit: dict) -> dict:
+    """Accept or reject a :func:`fit_sigmoid` result by the rule the report states (``fit`` gains ``accepted``,
+    ``failures`` and ``check``):
+
+    1. the fit converged and is not degenerate (``ok``);
+    2. no parameter at a bound (A at R0 or 1, B at 10, C_mid at either end): a pinned parameter means the data do
+       not determine it;
+    3. the midpoint lies inside the data (``C_mid`` >= the first fitted x): a rise completed before the first
+       point is a step function, not a measured saturation;
+    4. A is not below the observed maximum (the max of the 3-point moving average of the fitted points): an
+       asymptote under what the run already reached is not an asymptote;
+    5. an independent, unconstrained ``scipy.optimize.curve_fit`` (plain Levenberg-Marquardt from p0 = (max y, 1,
+       median x)) on the same points converges to an A within FIT_CHECK_TOL of ours.
+    """
+    from scipy.optimize import curve_fit
+
+    fit = dict(fit)
+    failures = []
+    if not fit.get("ok"):
+        failures.append("fit failed: " + (fit.get("message") or "no fit"))
+    pts = _clean_curve(zip(x, y))
+    origin = fit.get("origin")
+    if origin is not None:
+        pts = [(a - origin, b) for a, b in pts if a > origin]
+    else:
+        pts = [(a, b) for a, b in pts if a > 0]
+    if fit.get("window"):
+        lo, hi = fit["window"]
+        pts = [(a, b) for a, b in pts if lo <= a <= hi]
+    check = {"A": None, "converged": False, "agrees": False, "message": ""}
+    if fit.get("ok") and len(pts) >= 3:
+        xs = np.array([a for a, _ in pts])
+        ys = np.array([b for _, b in pts])
+        R0 = fit["R0"]
+        if fit["at_bound"]:
+            failures.append("parameter at its bound: " + ", ".join(fit["at_bound"]))
+        if fit["C_mid"] < xs.min():
+            failures.append(f"midpoint C_mid = {fit['C_mid']:.3g} before the first fitted point ({xs.min():g}): "
+                            "a step, not a measured rise")
+        top = smoothed_max(list(ys))
+        if fit["A"] < top - 1e-9:
+            failures.append(f"A = {fit['A']:.3f} below the observed maximum {top:.3f} (3-point moving average)")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                popt, _ = curve_fit(lambda c, A, B, C_mid: sigmoid(c, A, B, abs(C_mid) + 1e-12, R0), xs, ys,
+                                    p0=[float(ys.max()), 1.0, float(np.median(xs))], maxfev=20000)
+            if np.all(np.isfinite(popt)):
+                check.update(A=float(popt[0]), converged=True)
+                check["agrees"] = abs(popt[0] - fit["A"]) <= FIT_CHECK_TOL
+                check["message"] = f"unconstrained curve_fit A = {popt[0]:.3f}"
+        except Exception as e:  # noqa: BLE001 - a failed check is reported, not raised
+            check["message"] = f"unconstrained curve_fit failed: {type(e).__name__}"
+        if not check["agrees"]:
+            failures.append("not confirmed by an unconstrained curve_fit (" + (check["message"] or "no result")
+                            + ")")
+    fit.update(accepted=not failures, failures=failures, check=check)
+    return fit
+
 
 
 def _kl_needed(points: list[tuple[float, float]], level: float) -> float | None:
@@ -358,3 +451,87 @@ def mean_std(values: Iterable[float]) -> dict:
     arr = np.asarray(vals)
     std = float(arr.std(ddof=1)) if n > 1 else 0.0
     return {"mean": float(arr.mean()), "std": std, "n": n, "values": vals}
+
+
+# A running max that gains less than this over the last third of a run has plateaued (accuracy fraction).
+PLATEAU_TOL = 0.03
+# An RL curve whose peak is less than this above its start never improved (the speedup is then censored).
+MIN_GAIN = 0.02
+
+
+def plateau(curve: Curve, tail: float = 1 / 3, tol: float = PLATEAU_TOL) -> dict:
+    """Has a curve stopped rising? ``gain`` = the running max at the end minus the running max at the start of
+    the last ``tail`` of the x range; plateaued when ``gain <= tol``."""
+    pts = _clean_curve(curve)
+    if len(pts) < 2:
+        return {"plateaued": False, "gain": None, "from_x": None, "note": "fewer than 2 points"}
+    x0, x1 = pts[0][0], pts[-1][0]
+    cut = x1 - tail * (x1 - x0)
+    rm = running_max([y for _, y in pts])
+    at_cut = max((r for (x, _), r in zip(pts, rm) if x <= cut), default=rm[0])
+    gain = rm[-1] - at_cut
+    return {"plateaued": gain <= tol, "gain": gain, "from_x": cut, "note": ""}
+
+
+def censored_speedup(rl_curve: Curve, fst_curve: Curve, min_gain: float = MIN_GAIN) -> dict:
+    """The paper's speedup (RL's steps to its running peak / FST's steps to first reach it), with censoring made
+    explicit (``bound``: "exact" on the evaluation grid, "lower" = the true speedup is at least ``speedup``,
+    "upper" = at most; None = undetermined):
+
+    * FST first reaches the level at its first evaluation after step 0: it may have got there earlier, so the
+      speedup is a lower bound (a structural bound set by the evaluation cadence);
+    * RL never improved (peak < start + ``min_gain``): the level becomes RL's peak + ``min_gain``; RL did not
+      reach it within its run (right-censored at its last step), so ``speedup = rl_last_x / fst_steps`` is a
+      lower bound;
+    * FST never reaches the level although it ran at least ``rl_steps``: ``rl_steps / fst_last_x``, an upper
+      bound; otherwise undetermined;
+    * FST is already there at step 0: undetermined.
+
+    ``rl_plateau`` says whether RL's curve had plateaued (:func:`plateau`): if not, RL's peak is the peak within
+    its step cap, and the report says so.
+    """
+    rl, fst = _clean_curve(rl_curve), _clean_curve(fst_curve)
+    out = {"level": None, "rl_peak": None, "rl_steps": None, "fst_steps": None, "speedup": None, "bound": None,
+           "rl_improved": None, "rl_plateau": plateau(rl), "fst_first_x": None,
+           "rl_last_x": rl[-1][0] if rl else None, "fst_last_x": fst[-1][0] if fst else None, "note": ""}
+    if not rl or not fst:
+        out["note"] = "empty curve"
+        return out
+    positive = [x for x, _ in fst if x > 0]
+    out["fst_first_x"] = positive[0] if positive else None
+    rl_start, rl_peak = rl[0][1], max(y for _, y in rl)
+    out["rl_peak"] = rl_peak
+    improved = rl_peak >= rl_start + min_gain
+    out["rl_improved"] = improved
+    level = rl_peak if improved else rl_peak + min_gain
+    out["level"] = level
+    rl_steps = steps_to_reach(rl, level) if improved else None
+    fst_steps = steps_to_reach(fst, level)
+    out.update(rl_steps=rl_steps, fst_steps=fst_steps)
+    if fst_steps is None:
+        if improved and out["fst_last_x"] >= rl_steps > 0:
+            out.update(speedup=rl_steps / out["fst_last_x"], bound="upper",
+                       note=f"FST never reached RL's peak {rl_peak:.3f}: at most {rl_steps:g}/{out['fst_last_x']:g}")
+        else:
+            out["note"] = "FST never reached the level and did not run long enough to bound the speedup"
+        return out
+    if fst_steps <= 0:
+        out["note"] = "FST was at the level at step 0 (before any training): undetermined"
+        return out
+    rl_x = rl_steps if improved else out["rl_last_x"]
+    if not rl_x or rl_x <= 0:
+        out["note"] = "RL's peak is its step-0 value: undetermined"
+        return out
+    out["speedup"] = rl_x / fst_steps
+    lower = (not improved) or fst_steps == out["fst_first_x"]
+    out["bound"] = "lower" if lower else "exact"
+    notes = []
+    if not improved:
+        notes.append(f"RL never rose {min_gain:.2f} above its start in {out['rl_last_x']:g} steps "
+                     "(censored at its last step)")
+    if fst_steps == out["fst_first_x"]:
+        notes.append(f"FST was there at its first evaluation (step {fst_steps:g})")
+    if improved and not out["rl_plateau"]["plateaued"]:
+        notes.append("RL still improving at its last step: its peak is the peak within the step cap")
+    out["note"] = "; ".join(notes)
+    return out

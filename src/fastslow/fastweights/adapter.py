@@ -16,7 +16,7 @@ from gepa import EvaluationBatch
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.rl.rollouts import to_rollout
 from fastslow.sampler import Sampler, SamplingParams
-from fastslow.task import Problem, Task
+from fastslow.tasks.base import Problem, Task
 
 COMPONENT = "system_prompt"
 
@@ -34,6 +34,7 @@ class PolicyAdapter:
     def __init__(self, sampler: Sampler, task: Task, params: SamplingParams, cache: RolloutCache, seed: int = 0):
         self.sampler, self.task, self.params, self.cache, self.seed = sampler, task, params, cache, seed
         self.metric_calls = 0  # every rollout scored through this adapter
+        self.verifier_errors = 0  # rollouts whose verifier raised (scored 0, see tasks.base.safe_score)
         self._primed: dict[tuple[str, tuple[str, ...]], EvaluationBatch] = {}
         # (problem id, prompt) -> RL rollouts of the previous cycle, served to reflection minibatches for free
         self.feedback_pool: dict[tuple[str, str], list] = {}
@@ -60,6 +61,7 @@ class PolicyAdapter:
         for r in rollouts:
             self.cache.add(r)
         self.metric_calls += len(rollouts)
+        self.verifier_errors += sum(r.verifier_error for r in rollouts)
         trajectories = [{"input": r.problem.text, "output": r.text, "feedback": r.feedback, "score": r.reward}
                         for r in rollouts] if capture_traces else None
         return EvaluationBatch(outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],

@@ -31,9 +31,12 @@ from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector
 from fastslow.rl.rollouts import Rollout
 from fastslow.sampler import Sampler, SamplingParams
-from fastslow.task import Problem, Task
+from fastslow.tasks.base import Problem, Task
 
 log = logging.getLogger("fastslow.gepa")
+
+
+ACCEPTANCE = "strict_improvement"
 
 
 class PromptTooLong(ValueError):
@@ -52,6 +55,7 @@ class RoundResult:
     proposals_rejected_too_long: int
     accepted: int  # new candidates added to the pool
     feedback_served: int  # reflection-minibatch rollouts served from the slow loop's rollouts (no metric calls)
+    verifier_errors: int  # rollouts (re-scoring included) whose verifier raised and were scored 0
     cache: RolloutCache = field(repr=False)
 
 
@@ -100,13 +104,15 @@ def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
 def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Sequence[Problem],
                population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
-               feedback_rollouts: Sequence[Rollout] = (), fill: str = "front") -> RoundResult:
+               feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
+               acceptance: str | None = None) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
     if not anchor:
         raise ValueError("a GEPA round needs at least one anchor problem")
     anchor = list(anchor)
+    acceptance = acceptance or ACCEPTANCE
     cache = RolloutCache(cycle)
     adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle)
     feedback_set = anchor
@@ -140,7 +146,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
                 max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
                 candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
-                perfect_score=1.0, use_merge=False, run_dir=run_dir, seed=seed + cycle, logger=_SilentLogger(),
+                perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir, seed=seed + cycle, logger=_SilentLogger(),
                 display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
             )
             prompts = [c[COMPONENT] for c in result.candidates]
@@ -154,5 +160,6 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
-        accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served, cache=cache,
+        accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served,
+        verifier_errors=adapter.verifier_errors, cache=cache,
     )

@@ -1,40 +1,42 @@
-"""Locating and loading models: the shipped base model or any local Hugging Face model folder."""
+"""Locating and loading models: the shipped base model, SmolLM2, a local Hugging Face folder or a hub id.
+
+The work is done in ``fastslow.model.loading`` (loading), ``fastslow.model.lora`` (LoRA, gradient checkpointing,
+the reference policy) and ``fastslow.model.smollm2`` (the offline SmolLM2 build); this module keeps the short
+entry points used across the package.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from fastslow.errors import ModelPathError
+from fastslow.model.loading import SHIPPED_BASE, _check_folder, load_from_config, load_pretrained
 
-SHIPPED_BASE = Path(__file__).resolve().parent.parent / "assets" / "base-model"
+__all__ = ["SHIPPED_BASE", "load_model", "load_from_config", "resolve_model_path"]
 
 
 def resolve_model_path(path: str | os.PathLike | None) -> Path:
-    """``None`` or ``"base"`` means the shipped base model; anything else must be a local model folder."""
-    folder = SHIPPED_BASE if path in (None, "", "base") else Path(path).expanduser()
-    if not folder.is_dir():
-        raise ModelPathError(f"model path {str(folder)!r} is not a folder; pass a local Hugging Face model folder "
-                             "(nothing is downloaded), or 'base' for the shipped base model")
-    if not (folder / "config.json").is_file():
-        raise ModelPathError(f"model path {str(folder)!r} has no config.json; it is not a transformers model folder")
-    return folder
+    """A local model folder: ``None`` or ``"base"`` is the shipped base model, ``"smollm2"`` the SmolLM2 folder
+    (built on first use); anything else must be a local Hugging Face model folder."""
+    if path in (None, "", "base"):
+        return _check_folder(SHIPPED_BASE)
+    if str(path) == "smollm2":
+        from fastslow.model.smollm2 import ensure_built
+
+        return _check_folder(ensure_built())
+    return _check_folder(Path(path).expanduser())
 
 
-def load_model(path: str | os.PathLike | None = None, device: str = "cpu", dtype=None):
-    """(model, tokenizer) from a local folder, strictly offline."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+_DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
-    folder = resolve_model_path(path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype or torch.float32)
-    except (OSError, ValueError) as err:
-        raise ModelPathError(f"could not load a model from {str(folder)!r}: {err}") from err
-    if tokenizer.chat_template is None:
-        raise ModelPathError(f"the tokenizer in {str(folder)!r} has no chat template; fastslow needs one")
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    return model.to(device).eval(), tokenizer
+
+def load_model(path=None, device: str = "cpu", dtype=None):
+    """(model, tokenizer). ``path`` is a folder, hub id, ``base``, ``smollm2`` or a ``ModelConfig`` (then LoRA and
+    gradient checkpointing are applied too). ``dtype``: fp32 (default), bf16, fp16 or a torch dtype."""
+    from fastslow.config import ModelConfig
+
+    if isinstance(path, ModelConfig):
+        return load_from_config(path, device)
+    if dtype is not None and not isinstance(dtype, str):
+        dtype = _DTYPE_NAMES.get(str(dtype).removeprefix("torch."), str(dtype))
+    return load_pretrained(path, dtype or "fp32", device=device)

@@ -18,7 +18,7 @@ from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.generator import sample_example
 from fastslow.rulebook.program import random_program
 from fastslow.rulebook.tasks import GENERIC_PROMPTS
-from fastslow.task import Messages
+from fastslow.tasks.base import Messages
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,12 @@ class Learner:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.steps_done += 1
-        return {
+        metrics = {
             "loss": sums["loss"], "grad_norm": float(grad_norm), "entropy": sums["entropy"] / n_tokens,
             "clip_frac": sums["clipped"] / n_tokens, "kl_k3": sums["kl_k3"] / n_tokens,
             "ratio_mean": sums["ratio"] / n_tokens, "tokens": n_tokens, "rollouts": len(rollouts),
             "lr": self.scheduler.get_last_lr()[0],
         }
+        if self.ref_model is None:  # no reference model: no KL was measured, so none is reported
+            del metrics["kl_k3"]
+        return metrics

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fastslow.sampler import Completion, Sampler, SamplingParams
-from fastslow.task import Problem, Task
+from fastslow.tasks.base import Problem, Task, safe_score
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Rollout:
     finished: bool
     source: str = "live"  # "live" or "reused" (taken from a GEPA round's cache)
     cycle: int = -1  # FST cycle that produced it (reuse must never cross cycles)
+    correct: bool = False  # the task's metric (exact success), apart from a possibly partial reward
+    verifier_error: bool = False  # the verifier raised; reward 0 (see tasks.base.safe_score)
 
 
 @dataclass
@@ -56,9 +58,9 @@ def split_group(group_size: int, population_size: int) -> int:
 
 def to_rollout(task: Task, problem: Problem, prompt_index: int, prompt: str, c: Completion, source: str = "live",
                cycle: int = -1) -> Rollout:
-    reward, feedback = task.score(problem, c.text)
-    return Rollout(problem, prompt_index, prompt, c.prompt_ids, c.token_ids, c.logprobs, c.text, reward, feedback,
-                   c.finished, source, cycle)
+    score, failed = safe_score(task, problem, c.text)
+    return Rollout(problem, prompt_index, prompt, c.prompt_ids, c.token_ids, c.logprobs, c.text, score.reward,
+                   score.feedback, c.finished, source, cycle, score.success, failed)
 
 
 def collect_groups(sampler: Sampler, task: Task, problems: Sequence[Problem], population: Sequence[str],

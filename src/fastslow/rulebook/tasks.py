@@ -11,8 +11,9 @@ from functools import cached_property
 from fastslow.errors import UnknownTaskError
 from fastslow.rulebook.generator import sample_example
 from fastslow.rulebook.program import Program, random_program
+from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.verifier import grade
-from fastslow.task import Messages, Problem, Score, render_messages
+from fastslow.tasks.base import Messages, Problem, Score, TaskBase, render_messages
 
 # Task-agnostic seed prompts. They say nothing about the rule, so any task-specific knowledge has to come from
 # the weights (RL) or be written into the prompt (GEPA).
@@ -30,7 +31,7 @@ SPLITS = ("train", "val", "test")
 
 
 @dataclass
-class RulebookTask:
+class RulebookTask(TaskBase):
     """A named task: a hidden program, shown to the model only through ``seed_prompt``."""
 
     name: str
@@ -79,9 +80,12 @@ class RulebookTask:
     def score(self, problem: Problem, completion: str) -> Score:
         return grade(problem.metadata["input"], problem.metadata["target"], completion, self.partial_credit)
 
+    def gold_completion(self, problem: Problem) -> str:
+        return format_answer(list(problem.metadata["trace"]))
+
 
 @dataclass
-class InstructionSuite:
+class InstructionSuite(TaskBase):
     """Held-out instruction following: random programs *with* their explicit instruction as the problem's own
     system text. Measures what the base model can do when told the rule, and how much of it training forgets."""
 
@@ -112,6 +116,9 @@ class InstructionSuite:
 
     def score(self, problem: Problem, completion: str) -> Score:
         return grade(problem.metadata["input"], problem.metadata["target"], completion)
+
+    def gold_completion(self, problem: Problem) -> str:
+        return format_answer(list(problem.metadata["trace"]))
 
 
 # name -> (program spec, what it is for). Depth and the base model's prior decide how much reward RL alone finds;

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastslow.rulebook.answer import extract_answer
-from fastslow.task import Score
+from fastslow.tasks.base import Score
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -49,4 +49,4 @@ def feedback_text(source: str, expected: str, got: str) -> str:
 def grade(source: str, expected: str, completion: str, partial: bool = False) -> Score:
     got = extract_answer(completion)
     reward = 1.0 if got == expected else (partial_credit(expected, got) if partial else 0.0)
-    return Score(reward, feedback_text(source, expected, got))
+    return Score(reward, feedback_text(source, expected, got), got == expected)

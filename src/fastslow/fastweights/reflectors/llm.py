@@ -20,9 +20,16 @@ Retry policy:
   (authentication, permission, model not found, bad request such as a context-window overflow), which give up at
   once. litellm's / the OpenAI client's own retries are switched off (``max_retries=0``) so the attempts do not
   multiply.
-* An *unusable answer* (no fenced block, an empty one, no text at all, or a proposal longer than
-  ``max_prompt_chars``) is **not** retried: the call succeeded and was paid for, a second sample is left to the next
-  GEPA round.
+* An *unusable answer* (no fenced block, an empty one, no text at all, a proposal longer than
+  ``max_prompt_chars``, or one carrying chat-template or thinking residue) is **not** retried: the call succeeded
+  and was paid for, a second sample is left to the next GEPA round.
+
+Thinking models: the answer's thinking is removed before the fenced prompt is taken (``strip_thinking``: every
+``<think>...</think>`` block, everything before a lone ``</think>`` when the chat template opened the block, and an
+unterminated leading ``<think>`` block, which leaves nothing usable). A proposal that still carries template or
+thinking tokens (``<|im_start|>``, ``<|im_end|>``, ``<|endoftext|>``, ``<think>``, ``</think>``, ``[INST]``,
+``<s>``, ``<|eot_id|>``, ...; see ``proposer_prompt.TEMPLATE_RESIDUE``) is rejected as a failure: such tokens in a
+system prompt would corrupt every rollout rendered under it.
 
 Tokens (``response.usage``) and cost (``litellm.completion_cost``, 0.0 for models litellm has no price for, such as
 local servers or mock responses of unpriced models) are counted for every answer received, usable or not.
@@ -42,7 +49,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
-from fastslow.fastweights.reflectors.proposer_prompt import build_proposer_prompt, extract_fenced
+from fastslow.fastweights.reflectors.proposer_prompt import (build_proposer_prompt, extract_fenced,
+                                                            find_template_residue, strip_thinking)
 
 log = logging.getLogger("fastslow.reflector")
 
@@ -152,9 +160,21 @@ class LLMReflector:
         if not isinstance(text, str) or not text.strip():
             self._fail(f"{self.name}: unusable answer (empty). Proposal skipped.")
             return None
-        proposal = extract_fenced(text)
+        answer = strip_thinking(text)
+        proposal = extract_fenced(answer)
         if proposal is None:
-            self._fail(f"{self.name}: unusable answer (no non-empty ``` block): {_short(text, 200)!r}. "
+            if not answer.strip():
+                why = "nothing but thinking: an unfinished <think> block?"
+            else:
+                why = "no non-empty ``` block" + (" after its thinking was removed" if answer != text else "")
+                residue = find_template_residue(text)
+                why += f"; it carries chat-template or thinking residue {residue!r}" if residue else ""
+            self._fail(f"{self.name}: unusable answer ({why}): {_short(text, 200)!r}. Proposal skipped.")
+            return None
+        residue = find_template_residue(proposal)
+        if residue is not None:
+            self._fail(f"{self.name}: proposal rejected: it carries chat-template or thinking residue "
+                       f"{residue!r} (a thinking model or a mismatched chat template?): {_short(proposal, 200)!r}. "
                        "Proposal skipped.")
             return None
         if len(proposal) > self.max_prompt_chars:

@@ -1,10 +1,25 @@
 """The built-in offline reflector: induce the hidden Rulebook program from feedback text, write it into the prompt.
 
-It plays the part of an LLM reflector without a network: it reads only the strings GEPA hands any reflector,
-parses the (input, expected output) pairs the verifier's feedback names, searches the DSL for the simplest
-program that explains them, and edits the prompt incrementally (the generic text stays; one instruction
-sentence is added, or replaces the one written before). It is a learner, not an oracle: it sees only a few
-examples, its search is bounded, and with ``noise`` it slips, so a proposal can be wrong and GEPA has to test it.
+It plays the part of an LLM reflector without a network: it reads only the strings GEPA hands any reflector (the
+reflection minibatch: by default 3 examples of input, generated output and feedback), parses the (input, expected
+output) pairs the verifier's feedback names, searches the DSL for the simplest program that explains them, and
+edits the prompt incrementally (the generic text stays; one instruction sentence is added, or replaces the one
+written before). It is a learner, not an oracle: it sees only a few examples and its search is bounded. With
+``noise`` > 0 it also makes the mistakes an LLM reflector makes (``MISTAKES``), so a proposal can be wrong and GEPA
+has to test it, and different calls on the same failures propose different prompts (a Pareto front with several
+members):
+
+* ``partial`` -- it states only part of the rule (a strict prefix of the program it found);
+* ``wrong`` -- a rule that fits what it saw but is not the simplest (a consistent alternative, or one induced
+  after overlooking an example);
+* ``over_specific`` -- it keeps the rule and adds a worked example copied from the minibatch ("For example, 'x'
+  becomes 'y'.");
+* ``fix_one`` -- it fixes the one failure it looked at: a rule induced from that example alone, which may break
+  the others.
+
+A careful call whose prompt's rule already explains every example keeps the prompt (returns None: the failures are
+the policy's, not the rule's); a careless one still edits it, as an LLM asked to improve the prompt does.
+``1 - noise`` is the reflector's strength: the probability that a call is careful.
 """
 
 from __future__ import annotations
@@ -27,6 +42,9 @@ FEEDBACK_PAIR = re.compile(r"Input '([a-z]*)' -> expected '([a-z]*)'")
 SENTENCE_BREAK = re.compile(r"((?<=[.!?])\s+|\s*\n\s*)")
 MAX_ALTERNATIVES = 8  # consistent programs collected beyond the simplest, for the noisy slip
 MAX_SUBSETS = 16  # example subsets tried when no program explains every pair (bounds the fallback's cost)
+MISTAKES = ("partial", "wrong", "over_specific", "fix_one")
+MAX_WORKED_EXAMPLES = 2  # worked-example sentences an over-specific edit keeps (the oldest is dropped)
+WORKED_EXAMPLE = re.compile(r"^For example, '[a-z]*' becomes '[a-z]*'\.$")
 
 # Every step except replace, in a fixed order: PRIMITIVES order, then parameter-domain order. Replace has
 # 26 x 26 instances, so its candidates are generated from the strings at hand (see _candidates).
@@ -136,8 +154,8 @@ class RulebookReflector:
     - ``max_depth`` (1-3): the deepest program it can find; a task deeper than this is out of its reach.
     - ``examples_seen``: use at most this many examples per call (None: all); fewer pairs admit more
       wrong-but-consistent programs.
-    - ``noise``: probability of a slip per call, like a sloppy LLM: it drops one example before inducing, or
-      picks a consistent program other than the simplest.
+    - ``noise``: probability that a call makes one of the mistakes in ``MISTAKES`` (chosen uniformly), like a
+      sloppy LLM; ``1 - noise`` is its strength.
     - ``seed``: seeds the slips, so a run is reproducible.
     - ``min_agreement``: when no program explains every pair (noisy feedback, too shallow a search), the
       program explaining the most pairs is used if it explains at least this fraction of them.
@@ -157,35 +175,65 @@ class RulebookReflector:
             min_agreement
         self.rng = random.Random(seed)
         self.stats = ReflectorStats()
+        self.last_mistake: str | None = None
 
     def propose(self, current_prompt: str, examples: Sequence[Mapping[str, str]]) -> str | None:
         examples = check_examples(current_prompt, examples)
         self.stats.calls += 1
-        pairs = parse_pairs(examples[: self.examples_seen])
+        seen = examples[: self.examples_seen]
+        pairs = parse_pairs(seen)
+        # both drawn on every call, whatever happens next, so a run is reproducible from the seed
+        slip, coin = self.rng.random() < self.noise, self.rng.random()
+        mistake = MISTAKES[min(int(coin * len(MISTAKES)), len(MISTAKES) - 1)] if slip else None
+        self.last_mistake = mistake
         if not pairs:
             return self._fail("no example feedback named an input and its expected output")
         current = next(filter(None, map(parse_instruction, _sentences(current_prompt)[::2])), None)
         if current is not None and _explains(current, pairs) == len(pairs):
-            return None  # the prompt's rule already explains every example: keep what works
-        program = self._choose(pairs)
+            # the failures are the policy's execution errors: a careful reflector keeps what works, a careless
+            # one still "fixes" something (as an LLM asked to improve the prompt does)
+            if mistake is None:
+                return None
+            if mistake == "over_specific":
+                return self._proposal(current_prompt, add_worked_example(current_prompt, self._failed_pair(seen)))
+        program = self._choose(pairs, mistake, seen)
         if program is None:
             return self._fail(f"no program of depth <= {self.max_depth} explains at least "
                               f"{self.min_agreement:.0%} of {len(pairs)} examples")
+        if mistake == "partial" and program.depth > 1:
+            program = Program(program.steps[: self.rng.randint(1, program.depth - 1)])
         new = edit_prompt(current_prompt, program.instruction)
+        if mistake == "over_specific":
+            new = add_worked_example(new, self._failed_pair(seen))
+        return self._proposal(current_prompt, new)
+
+    def _proposal(self, current_prompt: str, new: str) -> str | None:
         if new == current_prompt:
             return None
         self.stats.proposals += 1
         return new
 
-    def _choose(self, pairs: list[Pair]) -> Program | None:
-        """The simplest program explaining every pair; else the one explaining most, if enough; with a slip."""
-        slip, coin = self.rng.random() < self.noise, self.rng.random()  # both drawn every call: reproducible
-        if slip and coin < 0.5 and len(pairs) > 1:
+    def _failed_pair(self, examples: Sequence[Mapping[str, str]]) -> Pair:
+        """One (input, expected) pair the policy got wrong (any pair if it got all of them right)."""
+        pairs = parse_pairs(examples)
+        wrong = [pair for ex, pair in zip(examples, pairs)
+                 if pair[1] != ex["Generated Outputs"].split(">")[-1].strip()]
+        return self.rng.choice(wrong or pairs)
+
+    def _choose(self, pairs: list[Pair], mistake: str | None = None,
+                seen: Sequence[Mapping[str, str]] = ()) -> Program | None:
+        """The simplest program explaining every pair; else the one explaining most, if enough. A ``wrong``
+        mistake overlooks an example or takes a consistent alternative; ``fix_one`` looks at one failure only."""
+        if mistake == "fix_one" and seen:
+            pairs = [self._failed_pair(seen)]
+        elif mistake == "wrong" and len(pairs) > 1 and self.rng.random() < 0.5:
             pairs = pairs[:]
             del pairs[self.rng.randrange(len(pairs))]
         programs = induce(pairs, self.max_depth)
         if programs:
-            return self.rng.choice(programs[1:]) if slip and coin >= 0.5 and len(programs) > 1 else programs[0]
+            if mistake in ("wrong", "fix_one") and len(programs) > 1:
+                return self.rng.choice(programs[1:])
+            return programs[0]
         n = len(pairs)
         need = max(1, math.ceil(self.min_agreement * n))
         subsets = (c for k in range(n - 1, need - 1, -1) for c in itertools.combinations(pairs, k))
@@ -219,3 +267,18 @@ def edit_prompt(prompt: str, instruction: str) -> str:
     for i in reversed(old[1:]):
         del parts[i - 1 : i + 1]  # the sentence and the separator before it
     return "".join(parts)
+
+
+def add_worked_example(prompt: str, pair: Pair) -> str:
+    """Append "For example, 'x' becomes 'y'." (an over-specific edit), keeping at most MAX_WORKED_EXAMPLES."""
+    sentence = f"For example, '{pair[0]}' becomes '{pair[1]}'."
+    parts = _sentences(prompt)
+    old = [i for i in range(0, len(parts), 2) if WORKED_EXAMPLE.match(parts[i])]
+    for i in reversed(old[: max(0, len(old) - MAX_WORKED_EXAMPLES + 1)]):
+        if i > 0:
+            del parts[i - 1 : i + 1]  # the sentence and the separator before it
+        else:
+            del parts[i : i + 2]
+    body = "".join(parts).rstrip()
+    sep = "" if not body else " " if body[-1] in ".!?" else "\n"
+    return f"{body}{sep}{sentence}"

@@ -1,0 +1,1 @@
+"""Integrations with other training engines (``fastslow.integrations.trl``: FST on TRL's ``GRPOTrainer``)."""

@@ -1,0 +1,77 @@
+"""The docs state what the artefacts say: every generated block of docs/BENCHMARKS.md and README.md equals what
+``scripts/gen-docs.py`` produces from docs/results/*.json, and a change on either side is caught."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fastslow.experiments.docs import BLOCKS, DOC_FILES, MARKER, regenerate, stale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generated_docs_match_the_json():
+    bad = stale(ROOT)
+    assert not bad, f"docs disagree with docs/results (run `python scripts/gen-docs.py`): {bad}"
+
+
+def test_every_block_is_known_and_every_verdict_is_stated():
+    names = [m.group("name") for rel in DOC_FILES for m in MARKER.finditer((ROOT / rel).read_text())]
+    assert set(names) <= set(BLOCKS) and "demo-claims" in names and "readme-findings" in names
+    report = json.loads((ROOT / "docs/results/demo/report.json").read_text())
+    claims = report["summary"]["claims"]
+    assert len(claims) == 7 and all(c["verdict"] in {"reproduced", "not reproduced", "inconclusive"} for c in claims)
+    readme = (ROOT / "README.md").read_text()
+    for verdict in {c["verdict"] for c in claims}:
+        assert f"**{verdict}**" in readme
+
+
+@pytest.fixture
+def copy_of_docs(tmp_path):
+    for rel in (*DOC_FILES, "docs/results", "src/fastslow/assets/base-model"):
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    return tmp_path
+
+
+def test_a_changed_number_in_the_json_is_caught(copy_of_docs):
+    path = copy_of_docs / "docs/results/demo/report.json"
+    report = json.loads(path.read_text())
+    report["summary"]["claims"][0]["verdict"] = {"reproduced": "inconclusive"}.get(
+        report["summary"]["claims"][0]["verdict"], "reproduced")
+    report["settings"]["wall_seconds"] += 60
+    path.write_text(json.dumps(report))
+    assert {"docs/BENCHMARKS.md: demo-claims", "docs/BENCHMARKS.md: demo-setting",
+            "README.md: readme-findings"} <= set(stale(copy_of_docs))
+
+
+def test_a_hand_edited_table_is_caught(copy_of_docs):
+    path = copy_of_docs / "docs/BENCHMARKS.md"
+    text = path.read_text()
+    body = next(m for m in MARKER.finditer(text) if m.group("name") == "sampler").group("body")
+    path.write_text(text.replace(body, body.replace("|", "| 1", 1)))
+    assert stale(copy_of_docs) == ["docs/BENCHMARKS.md: sampler"]
+    path.write_text(regenerate(path.read_text(), copy_of_docs / "docs/results"))
+    assert stale(copy_of_docs) == []
+
+
+def test_every_table_in_benchmarks_is_generated():
+    """A hand-written table of figures would escape the check above: BENCHMARKS.md may only hold generated ones."""
+    text = (ROOT / "docs/BENCHMARKS.md").read_text()
+    outside = MARKER.sub("", text)
+    rows = [line for line in outside.splitlines() if line.lstrip().startswith("|")]
+    assert not rows, f"tables outside generated blocks (add a block to fastslow/experiments/docs.py): {rows[:3]}"
+
+
+def test_the_shipped_demo_verdicts_are_recomputed_from_its_raw_results():
+    """report.json's summary is what the current claims code computes from the run's raw results.json: no
+    hand-edited verdict or number survives."""
+    from fastslow.experiments.report import jsonable, summarise
+
+    folder = ROOT / "docs/results/demo"
+    results = json.loads((folder / "results.json").read_text())
+    shipped = json.loads((folder / "report.json").read_text())["summary"]
+    assert jsonable(summarise(results)) == shipped
