@@ -13,7 +13,7 @@ pytest.importorskip("reasoning_gym")
 
 from fastslow.errors import FastSlowError  # noqa: E402
 from fastslow.tasks import SPLITS, Problem, Task, load_task  # noqa: E402
-from fastslow.tasks import codeio  # noqa: E402
+from fastslow.tasks import code_runner, codeio  # noqa: E402
 from fastslow.tasks.codeio import SEED_PROMPT, CodeIOTask, extract_json_text, json_difference  # noqa: E402
 
 N = 3  # problems per split: each one runs a program in two child processes
@@ -117,7 +117,7 @@ def test_splits_are_disjoint_by_program(task):
 
 def test_deterministic_per_seed_even_when_rerun(task):
     first = [p.text for p in task.problems("test", N)]
-    codeio._RESULTS.clear()  # run the programs again, in fresh child processes
+    code_runner._RESULTS.clear()  # run the programs again, in fresh child processes
     assert [p.text for p in CodeIOTask(seed=0).problems("test", N)] == first
     assert [p.metadata["output"] for p in CodeIOTask(seed=0).problems("test", N)] == [
         p.metadata["output"] for p in task.problems("test", N)]
@@ -144,7 +144,7 @@ def test_too_many_held_out_problems_is_a_value_error():
 
 
 def test_child_survives_crashing_and_hanging_programs(monkeypatch):
-    monkeypatch.setattr(codeio, "TIME_LIMIT_S", 0.5)
+    monkeypatch.setattr(code_runner, "TIME_LIMIT_S", 0.5)
     gen = "def generate_inputs(rng):\n    return {'x': rng.randint(1, 9)}"
     ok = ["def main_solution(x):\n    return [x, x * 2]", gen, "s"]
     jobs = [ok, ["import os\ndef main_solution(x):\n    os._exit(3)", gen, "s"],
@@ -153,7 +153,7 @@ def test_child_survives_crashing_and_hanging_programs(monkeypatch):
             ["def main_solution(x):\n    return [0] * 10 ** 10", gen, "s"],  # over the memory cap
             ["import os\ndef main_solution(x):\n    os.write(1, b'[1, 2]\\n')\n    print('noise')\n    return x", gen,
              "s"], ok]
-    results = codeio._run_child(jobs, "0")
+    results = code_runner._run_child(jobs, "0")
     x = json.loads(results[0][0])["x"]
     assert results[0] == results[-1] and json.loads(results[0][1]) == [x, 2 * x]
     assert results[1:5] == [None, None, None, None] and json.loads(results[5][1]) == x

@@ -70,6 +70,10 @@ def make_nameless():
     task = Echo()
     task.name = None
     return task
+
+
+def make_broken(path="missing.jsonl"):
+    raise ValueError(f"cannot open {path}")
 '''
 
 
@@ -198,6 +202,13 @@ def test_bad_task_args_are_named(plugin):
         load_task(f"{plugin}:make", {"bogus": 1})
     message = str(info.value)
     assert f"{plugin}:make" in message and "task.args" in message and "bogus" in message
+
+
+def test_a_factory_that_fails_is_named_with_its_error(plugin):
+    with pytest.raises(TaskLoadError) as info:
+        load_task(f"{plugin}:make_broken", {"path": "data.jsonl"})
+    message = str(info.value)
+    assert f"{plugin}:make_broken" in message and "ValueError: cannot open data.jsonl" in message
 
 
 def test_bad_plugin_is_a_clean_cli_error(plugin, monkeypatch, capsys):

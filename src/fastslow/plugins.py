@@ -76,8 +76,12 @@ def call_factory(factory: Callable, args: Mapping, what: str, error: type[Except
     for name, value in (extras or {}).items():
         if name not in kwargs and accepts(factory, name):
             kwargs[name] = value
+    name = getattr(factory, "__name__", factory)
     try:
         return factory(**kwargs)
+    except FastSlowError:
+        raise  # already names the culprit
     except TypeError as err:
-        raise error(f"{what}: {getattr(factory, '__name__', factory)} rejected the arguments {dict(args)!r}: "
-                    f"{err}") from err
+        raise error(f"{what}: {name} rejected the arguments {dict(args)!r}: {err}") from err
+    except Exception as err:  # noqa: BLE001 - a plug-in's constructor can fail in any way; name it, no traceback
+        raise error(f"{what}: {name}(**{dict(args)!r}) failed with {type(err).__name__}: {err}") from err

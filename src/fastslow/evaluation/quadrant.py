@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from fastslow.evaluation.accuracy import evaluate
 from fastslow.model.base import load_model
-from fastslow.rulebook import DEFAULT_SEED_PROMPT, get_task
 from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.tasks import load_task
 
 
 def quadrant_cells(trained_path, task_name: str, evolved_prompt: str, n_problems: int = 64, k: int = 4,
-                   seed: int = 0, seed_prompt: str = DEFAULT_SEED_PROMPT, base_path="base") -> dict[str, float]:
-    task = get_task(task_name, seed=seed)
+                   seed: int = 0, seed_prompt: str | None = None, base_path="base",
+                   task_args: dict | None = None) -> dict[str, float]:
+    """``task_name``: any task id; ``seed_prompt`` defaults to the task's own."""
+    task = load_task(task_name, task_args, seed=seed)
+    seed_prompt = task.seed_prompt if seed_prompt is None else seed_prompt
     val = task.problems("val", n_problems)
     params = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=64, seed=seed)
     cells = {}

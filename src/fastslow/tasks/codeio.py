@@ -12,12 +12,12 @@ and so any program+input, lives in exactly one split. Val and test hold one inst
 through its programs with a fresh input each round, so it never runs out (the trainer asks for thousands).
 Instance inputs are seeded by (task seed, program, round): the same seed gives the same problems.
 
-Execution. Programs run in two child processes (never in the trainer's process: the code may import anything,
-change global state or hang), with different ``PYTHONHASHSEED`` values and a per-program time limit. An instance
-is kept only when both runs agree, the input and output are strict JSON (no NaN, no sets, no numpy scalars), and
-the output is at most ``max_output_chars`` long: an output that depends on set order or unseeded randomness cannot
-be predicted, so it must not be graded. Rows are run lazily, a batch at a time, and results are cached per
-process, as is the parsed data file.
+Execution (``code_runner``). Programs run in two child processes (never in the trainer's process: the code may
+import anything, change global state or hang), with different ``PYTHONHASHSEED`` values and a per-program time
+limit. An instance is kept only when both runs agree, the input and output are strict JSON (no NaN, no sets, no
+numpy scalars), and the output is at most ``max_output_chars`` long: an output that depends on set order or
+unseeded randomness cannot be predicted, so it must not be graded. Rows are run lazily, a batch at a time, and
+results are cached per process, as is the parsed data file.
 
 Answers. After any ``</think>``, the answer is the content of the last ``<answer>...</answer>`` pair; with none,
 the content of the last fenced code block (```json ... ``` or ``` ... ```); a fence inside the answer tags is
@@ -35,20 +35,13 @@ import functools
 import gzip
 import importlib.util
 import json
-import os
-import queue
 import re
-import subprocess
-import tempfile
-import sys
-import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastslow.errors import FastSlowError
 from fastslow.tasks.answers import after_thinking, last_answer_tag, shorten
 from fastslow.tasks.base import Problem, Score, TaskBase, check_split
+from fastslow.tasks.code_runner import run_instances
 from fastslow.tasks.splits import split_indices
 
 SEED_PROMPT = (
@@ -59,51 +52,7 @@ SEED_PROMPT = (
     "Then give the exact return value as a JSON value (object, array, string, number, true, false or null) "
     "matching the function's return type, alone inside answer tags: <answer>JSON value</answer>."
 )
-TIME_LIMIT_S = 5.0  # per program run; generous, so a slow but fine program is not dropped on a busy machine
 MAX_INPUT_CHARS = 4000  # an input too long to show in a prompt is skipped
-HASH_SEEDS = ("0", "1")  # the two child runs must agree
-MIN_SHARD = 128  # jobs per child process, at least, when a batch is split over the cores
-
-# One child process: read jobs [code, generator, rng_seed] as JSON from stdin; for each, print one line: null
-# (failed) or [input_json, output_json]. The input is serialised *before* the call, which may mutate it. The
-# protocol gets a private copy of stdout; fd 1 itself goes to /dev/null, so a program printing (even from C)
-# cannot corrupt it. Memory is capped so that a runaway program fails alone.
-_CHILD = r"""
-import contextlib, io, json, os, random, resource, signal, sys
-out = os.fdopen(os.dup(1), "w")
-os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-try:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-except (ValueError, OSError):
-    pass
-class Timeout(BaseException):
-    pass
-def alarm(*_):
-    raise Timeout()
-signal.signal(signal.SIGALRM, alarm)
-jobs, limit = json.load(sys.stdin)
-for code, generator, rng_seed in jobs:
-    result = None
-    try:
-        signal.setitimer(signal.ITIMER_REAL, limit)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            ns = {"Random": random.Random}
-            exec(code + "\n\n" + generator, ns, ns)
-            inputs = ns["generate_inputs"](random.Random(rng_seed))
-            shown = json.dumps(inputs, allow_nan=False)
-            output = json.dumps(ns["main_solution"](**inputs), allow_nan=False)
-        result = [shown, output]
-    except BaseException:
-        result = None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    out.write(json.dumps(result) + "\n")
-    out.flush()
-""".replace("MEMORY_LIMIT", str(4 << 30))
-
-_RESULTS: dict[tuple[int, str], tuple[str, str] | None] = {}  # (row, rng seed) -> (input, output) JSON, per process
-
-
 @functools.lru_cache(maxsize=1)
 def load_rows() -> tuple[dict, ...]:
     """The bundled CodeIO programs, read once per process (and only when a CodeIO task is built). The file is
@@ -125,72 +74,6 @@ def _rg_scorer():
     import reasoning_gym as rg
 
     return rg.create_dataset("codeio", seed=0, size=1)
-
-
-def _run_child(jobs: list[list], hash_seed: str) -> list:
-    """Results of ``jobs`` in one child process. A job that kills the child, or gives no result within the time
-    limit (code stuck in C, where the child's own alarm cannot interrupt it), gets None and the child is replaced
-    for the jobs after it, so a result never depends on which batch a job was run in."""
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"}
-    results: list = []
-    with tempfile.TemporaryDirectory(prefix="fst-codeio-") as scratch:  # programs may write files: not in cwd
-        while len(results) < len(jobs):
-            _run_batch(jobs, results, env, scratch)
-    return results
-
-
-def _run_batch(jobs: list[list], results: list, env: dict, cwd: str) -> None:
-    """Run the jobs not done yet in one child, appending results until it finishes them or dies."""
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-    try:
-        proc.stdin.write(json.dumps([jobs[len(results):], TIME_LIMIT_S]))
-        proc.stdin.close()
-    except OSError:  # the child is already gone
-        pass
-    while len(results) < len(jobs):
-        try:
-            line = lines.get(timeout=TIME_LIMIT_S + 10)
-        except queue.Empty:
-            line = None
-        try:
-            result = json.loads(line) if line is not None else "died"
-        except ValueError:
-            result = "died"
-        if not (result is None or isinstance(result, list) and len(result) == 2):  # died, hung or garbled
-            results.append(None)
-            break
-        results.append(result)
-    proc.kill()
-    proc.wait()
-
-
-def _pump(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-def run_instances(rows: Sequence[dict], pairs: list[tuple[int, str]]) -> list[tuple[str, str] | None]:
-    """(input JSON, output JSON) for each (row index, rng seed), or None when the instance is not reproducible or
-    fails. Runs what is not cached yet under each hash seed, in parallel child processes (large batches are
-    sharded over the CPU cores; a job's result does not depend on its shard)."""
-    todo = [pair for pair in dict.fromkeys(pairs) if pair not in _RESULTS]
-    if todo:
-        jobs = [[rows[i]["code_sample"], rows[i]["input_generator"], seed] for i, seed in todo]
-        shards = max(1, min((os.cpu_count() or 2) // len(HASH_SEEDS), len(jobs) // MIN_SHARD))
-        size = -(-len(jobs) // shards)
-        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        with ThreadPoolExecutor(len(HASH_SEEDS) * len(chunks)) as pool:
-            parts = list(pool.map(lambda task: _run_child(*task), [(c, h) for h in HASH_SEEDS for c in chunks]))
-        runs = [sum(parts[i * len(chunks) : (i + 1) * len(chunks)], []) for i in range(len(HASH_SEEDS))]
-        for k, pair in enumerate(todo):
-            first = runs[0][k]
-            agree = first is not None and all(run[k] == first for run in runs)
-            _RESULTS[pair] = tuple(first) if agree else None
-    return [_RESULTS[pair] for pair in pairs]
 
 
 def problem_text(row: dict, inputs_json: str) -> str:

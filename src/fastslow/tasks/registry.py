@@ -16,13 +16,12 @@ named in the error, as is a module that fails to import (with its own error).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 
 from fastslow.errors import FastSlowError, UnknownTaskError
-from fastslow.plugins import import_target
+from fastslow.plugins import call_factory, import_target
 from fastslow.tasks.base import REQUIRED_METHODS, Task
 
 ENTRY_POINT_GROUP = "fastslow.tasks"
@@ -69,18 +68,8 @@ def _import_target(target: str, task_id: str) -> Callable:
 
 
 def _call(factory: Callable, args: Mapping, seed: int, task_id: str):
-    kwargs = dict(args)
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "seed" not in kwargs and ("seed" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
-        kwargs["seed"] = seed
-    try:
-        return factory(**kwargs)
-    except TypeError as err:
-        raise TaskLoadError(f"task id {task_id!r}: {getattr(factory, '__name__', factory)} rejected task.args "
-                            f"{dict(args)!r}: {err}") from err
+    """``factory(**task.args)`` (+ ``seed=`` the run seed when it takes one); a failure names the task id."""
+    return call_factory(factory, args, f"task id {task_id!r} (with task.args)", TaskLoadError, {"seed": seed})
 
 
 def check_task_object(task, task_id: str) -> Task:
