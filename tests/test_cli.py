@@ -17,9 +17,12 @@ def test_help(cmd):
     assert "Usage" in result.output
 
 
-def test_tasks_lists_named_tasks():
-    result = runner.invoke(app, ["tasks"])
+def test_tasks_lists_named_tasks_and_families():
+    result = runner.invoke(app, ["tasks"], terminal_width=200)
     assert result.exit_code == 0 and "cipher" in result.output and "mirror" in result.output
+    for family in ("reasoning_gym/<dataset>", "codeio", "math", "star_graph", "hover", "mcq"):
+        assert family in result.output
+    assert "fastslow[tasks]" in result.output  # the install hint survives rich's markup
 
 
 def test_eval_base_writes_json(tmp_path):

@@ -48,3 +48,33 @@ def test_stream_is_a_pure_function_of_the_batch_index():
 def test_empty_train_split_is_an_error():
     with pytest.raises(ValueError, match="no train problems"):
         ProblemStream(FiniteTask(0), 4)
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "tasks"
+
+
+def test_a_run_on_a_finite_dataset_goes_past_one_epoch(tiny_model_dir, tmp_path):
+    """math from a 12-row JSONL: the train split (10 rows) is shorter than the run, which cycles through it."""
+    from fastslow.config import parse_config
+    from fastslow.trainer import Trainer
+
+    cfg = parse_config({"mode": "rl", "model": str(tiny_model_dir), "output_dir": str(tmp_path), "steps": 4,
+                        "task": {"id": "math", "args": {"path": str(FIXTURES / "math.jsonl"), "val": 1,
+                                                        "test": 1}},
+                        "rollout": {"problems_per_step": 4, "group_size": 2, "max_new_tokens": 4},
+                        "eval": {"every": 4, "problems": 1, "k": 1, "kl_problems": 0}})
+    trainer = Trainer(cfg)
+    size = trainer.tasks[0].size("train")
+    history = trainer.run(progress=False)
+    assert 4 * 4 > size and [h["step"] for h in history if h["kind"] == "train"] == [1, 2, 3, 4]
+
+
+def test_asking_for_more_val_problems_than_a_dataset_holds_names_the_field(tiny_model_dir, tmp_path):
+    from fastslow.config import ConfigError, parse_config
+    from fastslow.trainer import Trainer
+
+    cfg = parse_config({"mode": "rl", "model": str(tiny_model_dir), "output_dir": str(tmp_path),
+                        "task": {"id": "math", "args": {"path": str(FIXTURES / "math.jsonl")}},
+                        "eval": {"problems": 64}})
+    with pytest.raises(ConfigError, match=r"eval\.problems \(64\).*val split holds"):
+        Trainer(cfg)

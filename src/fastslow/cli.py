@@ -53,11 +53,13 @@ def _write_json(data: dict, path: Optional[Path]) -> None:
 @app.command("tasks")
 def tasks_cmd() -> None:
     """List every task family, the named Rulebook tasks and the plug-ins registered under ``fastslow.tasks``."""
+    from rich.markup import escape
+
     from fastslow.tasks.registry import listing
 
     table = Table("task id", "what it is")
     for task_id, about in listing():
-        table.add_row(task_id, about)
+        table.add_row(escape(task_id), escape(about))  # "fastslow[tasks]" is text, not a style tag
     console.print(table)
     console.print("Your own task: task.id: package.module:attr (or path/to/file.py:attr) with task.args; the "
                   "contract is in fastslow/tasks/base.py.")

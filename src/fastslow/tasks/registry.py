@@ -41,7 +41,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "rulebook": Family("rulebook/<name>", "fastslow.rulebook:get_task",
-                       "the embedded Rulebook world (hidden string programs); see `fst tasks`"),
+                       "the embedded Rulebook world (hidden string programs): the named tasks below"),
     "reasoning_gym": Family("reasoning_gym/<dataset>", "fastslow.tasks.reasoning_gym:ReasoningGymTask",
                             "any reasoning-gym dataset; task.args is its config", "tasks"),
     "codeio": Family("codeio", "fastslow.tasks.codeio:CodeIOTask",
