@@ -31,7 +31,7 @@ import torch
 
 from fastslow.config import RunConfig
 from fastslow.data import ProblemStream, StagedProblemStream
-from fastslow.evaluation.accuracy import evaluate
+from fastslow.evaluation.accuracy import validation_metrics
 from fastslow.evaluation.kl import kl_to_base
 from fastslow.metrics import JsonlSink, MetricsLogger, Sink
 from fastslow.model.base import load_model
@@ -244,17 +244,9 @@ class Trainer:
         lead = self.population[0]
         params = SamplingParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=cfg.rollout.max_new_tokens,
                                 seed=derived_seed(cfg.seed, self.step, 2))
-        key = f"val_mean@{ev.k}"
-        result = {}
-        for task in self.tasks:  # in a stream every task is measured (retention), the current one is ``key``
-            acc = evaluate(self.sampler, task, self.val[task.name], lead, params, k=ev.k)
-            result[f"{key}/{task.name}"] = acc.mean  # accuracy (the task's metric), not the shaped reward
-            result[f"val_reward@{ev.k}/{task.name}"] = acc.mean_reward
-            self.counts["verifier_errors"] += acc.verifier_errors
-        result[key] = result[f"{key}/{self.task.name}"]
-        result[f"val_reward@{ev.k}"] = result[f"val_reward@{ev.k}/{self.task.name}"]
-        if len(self.tasks) == 1:
-            del result[f"{key}/{self.task.name}"], result[f"val_reward@{ev.k}/{self.task.name}"]
+        # in a stream every task is measured (retention); the current one is val_mean@k
+        result, errors = validation_metrics(self.sampler, self.tasks, self.val, self.task, lead, params, ev.k)
+        self.counts["verifier_errors"] += errors
         if ev.kl_problems and self.base is not None:  # model.reference: none -> no diagnostic KL
             contexts = {"seed": self.task.seed_prompt, "lead": lead}
             kls: dict[str, float] = {}

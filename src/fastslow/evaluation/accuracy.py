@@ -7,7 +7,7 @@ reward is reported beside it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastslow.sampler import Sampler, SamplingParams
@@ -46,6 +46,24 @@ class AccuracyResult:
                 raise ValueError(f"pass@{k} needs at least {k} samples per problem, got {n}")
             total += 1.0 - (comb(n - c, k) / comb(n, k) if n - c >= k else 0.0)
         return total / max(1, len(self.correct))
+
+
+def validation_metrics(sampler: Sampler, tasks: Sequence[Task], val: Mapping[str, Sequence[Problem]], current: Task,
+                       system_prompt: str, params: SamplingParams, k: int) -> tuple[dict, int]:
+    """A run's validation record under ``system_prompt`` (both engines log the same keys): ``val_mean@k``
+    (accuracy) and ``val_reward@k`` of the ``current`` task, and in a stream ``.../<task>`` for every task
+    (retention). Returns (metrics, verifier errors)."""
+    key, reward_key, result, errors = f"val_mean@{k}", f"val_reward@{k}", {}, 0
+    for task in tasks:
+        acc = evaluate(sampler, task, val[task.name], system_prompt, params, k=k)
+        result[f"{key}/{task.name}"] = acc.mean  # accuracy (the task's metric), not the shaped reward
+        result[f"{reward_key}/{task.name}"] = acc.mean_reward
+        errors += acc.verifier_errors
+    result[key] = result[f"{key}/{current.name}"]
+    result[reward_key] = result[f"{reward_key}/{current.name}"]
+    if len(tasks) == 1:
+        del result[f"{key}/{current.name}"], result[f"{reward_key}/{current.name}"]
+    return result, errors
 
 
 def evaluate(sampler: Sampler, task: Task, problems: Sequence[Problem], system_prompt: str,

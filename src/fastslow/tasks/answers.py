@@ -67,6 +67,17 @@ def last_answer_tag(text: str) -> str | None:
     return matches[-1].strip() if matches else None
 
 
+def answer_tag_missing_reason(completion: str, fallback: str = "") -> str:
+    """Why ``last_answer_tag`` found nothing after the thinking, in words for feedback (``fallback``: what else the
+    task would have accepted, e.g. "and no ```json block")."""
+    tail = after_thinking(completion)
+    if "<answer>" in tail.lower():
+        return "an <answer> tag is opened but never closed (or the completion was cut off)"
+    if last_answer_tag(completion) is not None:
+        return "the only <answer>...</answer> is inside the thinking; the final answer must come after </think>"
+    return "no <answer>...</answer> tags" + (f" {fallback}" if fallback else "") + " were found"
+
+
 def last_number(text: str) -> str | None:
     """The last number in ``text`` (thousands separators dropped), or None when there is none."""
     matches = _NUMBER.findall(text)

@@ -39,7 +39,7 @@ import re
 from pathlib import Path
 
 from fastslow.errors import FastSlowError
-from fastslow.tasks.answers import after_thinking, last_answer_tag, shorten
+from fastslow.tasks.answers import after_thinking, answer_tag_missing_reason, last_answer_tag, shorten
 from fastslow.tasks.base import Problem, Score, TaskBase, check_split
 from fastslow.tasks.code_runner import run_instances
 from fastslow.tasks.splits import split_indices
@@ -192,12 +192,7 @@ def extract_json_text(completion: str) -> str | None:
 
 
 def _missing_reason(completion: str) -> str:
-    tail = after_thinking(completion)
-    if "<answer>" in tail.lower():
-        return "an <answer> tag is opened but never closed (or the completion was cut off)"
-    if last_answer_tag(completion) is not None:
-        return "the only <answer>...</answer> is inside the thinking; the final answer must come after </think>"
-    return "no <answer>...</answer> tags and no ```json block were found"
+    return answer_tag_missing_reason(completion, "and no ```json block")
 
 
 def _python_hint(text: str) -> str:

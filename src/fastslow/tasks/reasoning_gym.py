@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from fastslow.errors import FastSlowError, UnknownTaskError
-from fastslow.tasks.answers import after_thinking, last_answer_tag, last_number, shorten
+from fastslow.tasks.answers import after_thinking, answer_tag_missing_reason, last_answer_tag, last_number, shorten
 from fastslow.tasks.base import SPLITS, Problem, Score, TaskBase, check_split
 
 SEED_PROMPT = (
@@ -113,12 +113,7 @@ def _create(dataset: str, config: Mapping, seed: int, size: int):
 
 def answer_missing_reason(completion: str) -> str:
     """Why ``last_answer_tag`` found nothing after the thinking, in words for feedback."""
-    tail = after_thinking(completion)
-    if "<answer>" in tail.lower():
-        return "an <answer> tag is opened but never closed (or the completion was cut off)"
-    if last_answer_tag(completion) is not None:
-        return "the only <answer>...</answer> is inside the thinking; the final answer must come after </think>"
-    return "no <answer>...</answer> tags were found"
+    return answer_tag_missing_reason(completion)
 
 
 class ReasoningGymTask(TaskBase):

@@ -152,7 +152,7 @@ def _callback_class():
                     self.engine.log(0, "eval", ev)
 
         def evaluate(self, step: int) -> dict | None:
-            from fastslow.evaluation.accuracy import evaluate
+            from fastslow.evaluation.accuracy import validation_metrics
             from fastslow.sampler import SamplingParams
             from fastslow.trainer import derived_seed
 
@@ -165,20 +165,13 @@ def _callback_class():
                     params = SamplingParams(temperature=ev.temperature, top_p=ev.top_p,
                                             max_new_tokens=cfg.rollout.max_new_tokens,
                                             seed=derived_seed(cfg.seed, step, 2))
-                    key, current = f"val_mean@{ev.k}", eng.task_at(step)
-                    result = {}
+                    current = eng.task_at(step)
                     for task in eng.tasks:
                         if task.name not in eng.val:
                             eng.val[task.name] = task.problems("val", ev.problems)
-                        res = evaluate(sampler_for(model, self.trainer), task, eng.val[task.name], lead, params,
-                                       k=ev.k)
-                        result[f"{key}/{task.name}"] = res.mean
-                        result[f"val_reward@{ev.k}/{task.name}"] = res.mean_reward
-                        eng.counts["verifier_errors"] += res.verifier_errors
-                    result[key] = result[f"{key}/{current.name}"]
-                    result[f"val_reward@{ev.k}"] = result[f"val_reward@{ev.k}/{current.name}"]
-                    if len(eng.tasks) == 1:
-                        del result[f"{key}/{current.name}"], result[f"val_reward@{ev.k}/{current.name}"]
+                    result, errors = validation_metrics(sampler_for(model, self.trainer), eng.tasks, eng.val,
+                                                        current, lead, params, ev.k)
+                    eng.counts["verifier_errors"] += errors
                     if ev.kl_problems and eng.base is not None:
                         result["kl_to_base"] = self.kl_to_base(model, step, current, lead)
                     result["time_eval"] = time.perf_counter() - start
