@@ -120,3 +120,20 @@ def test_rl_rollouts_serve_the_next_rounds_reflection(tiny_model_dir, tmp_path, 
     assert all(r["feedback_served"] % 3 == 0 for r in rounds)  # whole reflection minibatches of 3
     rl_problems = {g.problem.id for _, groups in spy[:3] for g in groups}
     assert len(rl_problems) == 6
+
+
+@pytest.mark.parametrize("acceptance,front", [("strict_improvement", "gepa"), ("improvement_or_equal", "pareto")])
+def test_population_rules_reach_the_gepa_round(tiny_model_dir, tmp_path, monkeypatch, acceptance, front):
+    from fastslow.fastweights import gepa_round as gepa_round_module
+
+    seen = []
+    original = gepa_round_module.gepa_round
+
+    def recording(*args, **kwargs):
+        seen.append((kwargs["acceptance"], kwargs["front_rule"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gepa_round_module, "gepa_round", recording)
+    cfg = config(tiny_model_dir, tmp_path, acceptance=acceptance, front=front)
+    Trainer(cfg, reflector=HintReflector()).run(progress=False)
+    assert seen and set(seen) == {(acceptance, front)}

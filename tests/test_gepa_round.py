@@ -172,3 +172,82 @@ def test_a_raising_verifier_is_scored_zero_and_counted_in_the_round(world):
     assert result.verifier_errors == Flaky.calls // 3 > 0
     failed = [r for bucket in result.cache._store.values() for r in bucket if r.verifier_error]
     assert failed and all(r.reward == 0.0 and "verifier failed" in r.feedback for r in failed)
+
+
+# ---- population diversity: lateral moves and ties on the Pareto front (docs/DECISIONS.md) ----------------------
+
+class StandInWorld:
+    """No model: any prompt that states "Rule." solves problems 0-3 of 8, the generic seed solves none. Every
+    rule prompt has the same per-problem scores, so a paraphrase ties its parent on every minibatch."""
+
+    name = "stand-in"
+
+    def __init__(self):
+        from fastslow.tasks.base import Problem
+
+        self.anchor = [Problem(id=f"p{i}", text=f"problem {i}") for i in range(8)]
+
+    def render(self, problem, system_prompt):
+        return [{"role": "system", "content": system_prompt}, {"role": "user", "content": problem.text}]
+
+    def score(self, problem, completion):
+        from fastslow.tasks.base import Score
+
+        ok = completion == "right"
+        return Score(float(ok), f"Input '{problem.text}' -> {'correct' if ok else 'wrong'}")
+
+    def sample(self, prompts, params, n=1):
+        from fastslow.sampler import Completion
+
+        def answer(messages):
+            solved = "Rule." in messages[0]["content"] and int(messages[1]["content"].split()[-1]) < 4
+            return "right" if solved else "wrong"
+
+        return [[Completion([0], [1], [0.0], answer(m), True) for _ in range(n)] for m in prompts]
+
+
+class ParaphrasingReflector(CountingReflector):
+    """The seed gets the rule; a rule prompt gets a reworded copy (a lateral move: same scores, new text)."""
+
+    def propose(self, current, examples):
+        super().propose(current, examples)
+        return f"Rule. Wording {self.stats.calls}."
+
+
+@pytest.mark.parametrize("acceptance,front_rule,distinct", [
+    ("strict_improvement", "gepa", 1),  # the old rule: ties are rejected, and tied members are pruned anyway
+    ("improvement_or_equal", "gepa", 1),  # ties accepted, but GEPA's dominator pruning keeps one of them
+    ("strict_improvement", "pareto", 1),  # the front would keep ties, but none is ever accepted
+    ("improvement_or_equal", "pareto", 4),  # the default: lateral moves enter the front, K distinct prompts
+])
+def test_lateral_moves_and_pareto_ties_make_a_diverse_population(acceptance, front_rule, distinct):
+    world = StandInWorld()
+    result = gepa_round(world, world, ParaphrasingReflector(), world.anchor, ["Transform the input."], budget=60,
+                        k=4, params=PARAMS, acceptance=acceptance, front_rule=front_rule)
+    assert len(set(result.population)) == distinct
+    assert all(p.startswith("Rule.") for p in result.population)  # the seed (solves nothing) is dominated
+    first_rule = next(c for c in result.candidates if c.startswith("Rule."))
+    # on a tie the Pareto rule keeps the oldest prompt as the lead; GEPA's pruning keeps the newest
+    assert (result.population[0] == first_rule) == (front_rule == "pareto" or acceptance == "strict_improvement")
+
+
+def test_default_round_rule_is_the_diverse_one():
+    from fastslow.fastweights import gepa_round as module
+    from fastslow.fastweights import population
+
+    assert (module.ACCEPTANCE, population.FRONT_RULE) == ("improvement_or_equal", "pareto")
+    world = StandInWorld()
+    result = gepa_round(world, world, ParaphrasingReflector(), world.anchor, ["Transform the input."], budget=60,
+                        k=4, params=PARAMS)
+    assert len(set(result.population)) > 1
+
+
+def test_pareto_front_keeps_ties_and_drops_dominated():
+    from fastslow.fastweights.population import pareto_front
+
+    scores = [{0: 1, 1: 0, 2: 0}, {0: 1, 1: 0, 2: 0}, {0: 0, 1: 1, 2: 0}, {0: 0, 1: 1, 2: 1}, {0: 0, 1: 0, 2: 0}]
+    assert pareto_front(scores) == {0, 1, 3}  # 0 and 1 tie (both kept); 2 is dominated by 3; 4 by everyone
+    assert rank_candidates(scores, front_rule="pareto") == [3, 0, 1]  # mean, then wins, then age
+    assert rank_candidates(scores, front_rule="gepa") == [3, 1]  # GEPA's pruning drops the older of a tie
+    with pytest.raises(ValueError, match="unknown front rule"):
+        rank_candidates(scores, front_rule="nope")

@@ -176,6 +176,12 @@ class PopulationConfig(Section):
     fill: Literal["front", "dominated"] = Field("front", description="top-K of the Pareto front only (repeated "
                                                 "if the front is smaller than K), or also fill with the best "
                                                 "dominated candidates")
+    acceptance: Literal["improvement_or_equal", "strict_improvement"] = Field(
+        "improvement_or_equal", description="gepa's test of a child on its reflection minibatch: ties with the "
+        "parent accepted (keeps the population diverse) or strict improvement (gepa's default); docs/DECISIONS.md")
+    front: Literal["pareto", "gepa"] = Field("pareto", description="the front the population is taken from: "
+                                             "Pareto non-dominance with ties kept, oldest first, or gepa's "
+                                             "dominator pruning (keeps one of a tie, the newest)")
     reuse_rollouts: bool = Field(True, description="fill RL group slots with this cycle's GEPA rollouts")
     reflect_on_rl_rollouts: bool = Field(False, description="serve reflection minibatches of carried prompts from "
                                          "the previous cycle's RL rollouts (saves metric calls; new, see docs)")

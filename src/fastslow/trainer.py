@@ -187,7 +187,8 @@ class Trainer:
         result = gepa_round(self.sampler, self.task, self.reflector, anchor, self.population, P.budget, self.K,
                             self.rollout_params(5), cycle=cycle, seed=cfg.seed, minibatch_size=P.minibatch_size,
                             max_prompt_chars=P.max_prompt_chars,
-                            feedback_rollouts=self.cycle_rollouts.get(self.task.name, []), fill=P.fill)
+                            feedback_rollouts=self.cycle_rollouts.get(self.task.name, []), fill=P.fill,
+                            acceptance=P.acceptance, front_rule=P.front)
         self.cycle_rollouts = {}
         self.population = result.population
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None

@@ -221,7 +221,8 @@ def demo_setting(results: Path) -> str:
             f"{s['steps']} steps, RL capped at {s['rl_steps']} steps, reflector noise {s['reflector_noise']} "
             f"(strength {1 - s['reflector_noise']:.1f}), lr {s['lr']:g}; **wall-clock {s['wall_seconds']:.0f} s "
             f"({s['wall_seconds'] / 60:.1f} min)** on the shared 2-core machine (1-minute load average "
-            f"{s['load_average_1min_at_end']} at the end); CPU time of the single-threaded run {s['cpu_seconds']:.0f} s "
+            f"{s['load_average_1min_at_end']} at the end); CPU time of the single-threaded run "
+            f"{s['cpu_seconds']:.0f} s "
             f"({s['cpu_seconds'] / 60:.1f} min), about its wall-clock on a quiet machine.\n\n")
     return head + _table(["criterion (declared before running FST)", "threshold", "measured", "met"], rows)
 
@@ -312,7 +313,8 @@ def readme_findings(results: Path) -> str:
     groups: dict[str, list[str]] = {}
     names = {"data_efficiency": "data efficiency (steps to RL's peak)", "asymptote": "higher fitted asymptote",
              "kl": "less KL to the base at matched reward", "forgetting": "less forgetting than RL",
-             "plasticity": "plasticity", "continual": "continual learning", "quadrant": "the joint quadrant cell is best"}
+             "plasticity": "plasticity", "continual": "continual learning",
+             "quadrant": "the joint quadrant cell is best"}
     for cid, verdict in v.items():
         groups.setdefault(verdict, []).append(names[cid])
     parts = [f"On `{st['task']}` (told-the-rule greedy accuracy {_pct(st['told_the_rule_greedy'])}, seed-prompt "
@@ -348,7 +350,8 @@ def readme_findings(results: Path) -> str:
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
-    "base-model-facts": base_model_facts, "base-model": base_model, "sampler": sampler, "rl-step": rl_step, "acceptance-rl": acceptance_rl,
+    "base-model-facts": base_model_facts, "base-model": base_model, "sampler": sampler, "rl-step": rl_step,
+    "acceptance-rl": acceptance_rl,
     "acceptance-gepa": acceptance_gepa, "step-time": step_time, "feedback": feedback,
     "demo-setting": demo_setting, "demo-claims": demo_claims, "demo-details": demo_details,
     "demo-fill": demo_fill, "reflector-sweep": reflector_sweep, "readme-findings": readme_findings,

@@ -5,11 +5,14 @@ round(policy, anchor problems, population, budget) -> new population:
      weights and the anchor set both changed), and re-scoring is NOT counted against the metric-call budget
      (K x |anchor| calls would exceed the paper's whole budget); it is reported separately as ``rescore_calls``.
   2. Seed a GEPA state with that population and its fresh scores, then let ``gepa`` run its loop: Pareto parent
-     selection, a reflection minibatch (default 3), a reflector's incremental edit, strict-improvement
-     acceptance on the minibatch, full anchor evaluation of accepted children, until ``budget`` metric calls are
+     selection, a reflection minibatch (default 3), a reflector's incremental edit, acceptance on the
+     minibatch (``ACCEPTANCE``: gepa's "improvement_or_equal", a child that ties its parent is kept as a lateral
+     move; gepa's own default, strict improvement, rejected almost every child once the lead prompt stated the rule,
+     leaving a one-prompt population), full anchor evaluation of accepted children, until ``budget`` metric calls are
      spent (GEPA checks the budget between iterations, so the last iteration may overshoot; ``metric_calls``
      reports what was really used).
-  3. Return the top-K of the per-instance Pareto front (``population.top_k``).
+  3. Return the top-K of the Pareto front over per-anchor-problem scores (``population.top_k``; with
+     ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front and the oldest leads).
 Every rollout evaluated in steps 1-2 lands in the round's ``RolloutCache`` for reuse by the slow loop. In the other
 direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection minibatches
 of carried prompts, so a parent's traces cost no metric calls.
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 import gepa
 from gepa.core.state import GEPAState, ValsetEvaluation
 
+from fastslow.fastweights import population as population_mod
 from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.fastweights.population import top_k
@@ -36,7 +40,9 @@ from fastslow.tasks.base import Problem, Task
 log = logging.getLogger("fastslow.gepa")
 
 
-ACCEPTANCE = "strict_improvement"
+# gepa acceptance criterion for a child on its reflection minibatch; "strict_improvement" is gepa's default and
+# this module's rule before the population-diversity change (docs/DECISIONS.md).
+ACCEPTANCE = "improvement_or_equal"
 
 
 class PromptTooLong(ValueError):
@@ -105,7 +111,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
                feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
-               acceptance: str | None = None) -> RoundResult:
+               acceptance: str | None = None, front_rule: str | None = None) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
@@ -146,7 +152,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
                 max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
                 candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
-                perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir, seed=seed + cycle, logger=_SilentLogger(),
+                perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
+                seed=seed + cycle, logger=_SilentLogger(),
                 display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
             )
             prompts = [c[COMPONENT] for c in result.candidates]
@@ -154,7 +161,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         else:
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
-    new_population = top_k(prompts, subscores, k, fill)
+    new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
     means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
     return RoundResult(
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,

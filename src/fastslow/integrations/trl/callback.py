@@ -81,7 +81,8 @@ def _callback_class():
             result = gepa_round(sampler_for(model, self.trainer), task, eng.reflector, anchor, eng.population,
                                 P.budget, eng.K, params, cycle=cycle, seed=cfg.seed,
                                 minibatch_size=P.minibatch_size, max_prompt_chars=P.max_prompt_chars,
-                                feedback_rollouts=[x for x in feedback if x.problem.id in ids], fill=P.fill)
+                                feedback_rollouts=[x for x in feedback if x.problem.id in ids], fill=P.fill,
+                                acceptance=P.acceptance, front_rule=P.front)
             counts = dict(eng.counts)
             counts["gepa_rounds"] += 1
             counts["gepa_metric_calls"] += result.metric_calls
