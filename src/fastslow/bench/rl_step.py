@@ -50,7 +50,6 @@ def fastslow_step_times(model_path: str, steps: int, out: Path, drop_zero_varian
 
 def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = load_model(model_path)
@@ -61,17 +60,7 @@ def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     def reward(prompts, completions, pid, **_):
         return [task.score(problems[i], c[0]["content"]).reward for i, c in zip(pid, completions)]
 
-    class Clock(TrainerCallback):
-        def __init__(self):
-            self.times, self.start = [], 0.0
-
-        def on_step_begin(self, *a, **k):
-            self.start = time.perf_counter()
-
-        def on_step_end(self, *a, **k):
-            self.times.append(time.perf_counter() - self.start)
-
-    clock = Clock()
+    clock = step_clock()
     args = GRPOConfig(output_dir=str(out), per_device_train_batch_size=B * G, num_generations=G,
                       max_completion_length=NEW_TOKENS, max_steps=steps, learning_rate=LR, use_cpu=True, bf16=False,
                       gradient_checkpointing=False, loss_type="cispo", epsilon_high=5.0, beta=0.0,
@@ -83,20 +72,9 @@ def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     return clock.times[1:]
 
 
-def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]:
-    """engine: trl (1 process), mode rl, the same batch, sampling, learning rate and zero-variance handling as TRL."""
+def step_clock():
+    """A TRL callback that records each optimizer step's wall time (callbacks run outside TRL's own timer)."""
     from transformers import TrainerCallback
-
-    from fastslow.integrations.trl import build_trl_trainer
-
-    cfg = parse_config({
-        "mode": "rl", "engine": "trl", "model": model_path, "output_dir": str(out), "steps": steps,
-        "threads": torch.get_num_threads(),
-        "rollout": {"problems_per_step": B, "group_size": G, "max_new_tokens": NEW_TOKENS},
-        "learner": {"lr": LR, "drop_zero_variance": False, "log_kl": False, "warmup_steps": 0},
-        "eval": {"every": steps + 1, "problems": 1, "k": 1, "kl_problems": 0},
-        "checkpoint": {"every": steps + 1},
-    })
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -108,8 +86,24 @@ def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]
         def on_step_end(self, *a, **k):
             self.times.append(time.perf_counter() - self.start)
 
+    return Clock()
+
+
+def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]:
+    """engine: trl (1 process), mode rl, the same batch, sampling, learning rate and zero-variance handling as TRL."""
+    from fastslow.integrations.trl import build_trl_trainer
+
+    cfg = parse_config({
+        "mode": "rl", "engine": "trl", "model": model_path, "output_dir": str(out), "steps": steps,
+        "threads": torch.get_num_threads(),
+        "rollout": {"problems_per_step": B, "group_size": G, "max_new_tokens": NEW_TOKENS},
+        "learner": {"lr": LR, "drop_zero_variance": False, "log_kl": False, "warmup_steps": 0},
+        "eval": {"every": steps + 1, "problems": 1, "k": 1, "kl_problems": 0},
+        "checkpoint": {"every": steps + 1},
+    })
+
     trainer, engine = build_trl_trainer(cfg)
-    clock = Clock()
+    clock = step_clock()
     trainer.callback_handler.callbacks.insert(0, clock)  # its on_step_end runs before the engine's (eval, stats)
     trainer.train()
     if engine.sink is not None:
