@@ -153,9 +153,12 @@ class TaskBase:
         raise NotImplementedError(f"{type(self).__name__} does not define gold_completion()")
 
     def validate(self, n: int = 32, splits: Sequence[str] = SPLITS) -> None:
-        """Every gold answer of the first ``n`` problems of each split scores reward 1.0 and counts as correct."""
+        """Every gold answer of the first ``n`` problems of each split scores reward 1.0 and counts as correct.
+        A split smaller than ``n`` (the optional ``size``) is checked whole."""
+        size = getattr(self, "size", None)
         for split in splits:
-            for problem in self.problems(split, n):  # type: ignore[attr-defined]
+            limit = size(split) if callable(size) else None
+            for problem in self.problems(split, n if limit is None else min(n, limit)):  # type: ignore[attr-defined]
                 gold = self.gold_completion(problem)
                 score = as_score(self.score(problem, gold))  # type: ignore[attr-defined]
                 if score.reward != 1.0 or not score.success:

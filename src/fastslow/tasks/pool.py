@@ -2,13 +2,11 @@
 
 Shared by the families whose problems come from data rather than a generator (math, mcq, hover): the split is a
 seeded shuffle of the *distinct* problem texts (``splits.split_indices``), so no text is in two splits; ``size``
-tells the data stream that the train split is finite (it is then walked in epochs); ``validate`` never asks a
-(possibly tiny) split for more problems than it holds.
+tells the data stream that the train split is finite (it is then walked in epochs) and ``TaskBase.validate`` not
+to ask a (possibly tiny) split for more problems than it holds.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from fastslow.errors import FastSlowError
 from fastslow.tasks.base import Problem, TaskBase, check_split
@@ -39,10 +37,6 @@ class PoolTask(TaskBase):
 
     def problems(self, split: str, n: int) -> list[Problem]:
         return take(self._pool, split, n, f"task {self.name}")
-
-    def validate(self, n: int = 32, splits: Sequence[str] = ("train", "val", "test")) -> None:
-        for split in splits:
-            super().validate(min(n, self.size(split)), (split,))
 
     def _split(self, problems: list[Problem], keys: list[str], seed: int, val, test) -> dict[str, list[Problem]]:
         """Disjoint splits of ``problems`` by their ``keys``; ids are ``<name>/<split>/<index>``."""

@@ -141,11 +141,6 @@ class StarGraphTask(TaskBase):
             raise ValueError(f"task {self.name}: asked for {n} {split} problems, the {split} split holds {limit}")
         return list(self._fill(split, n).problems[:n])
 
-    def validate(self, n: int = 32, splits=("train", "val", "test")) -> None:
-        for split in splits:
-            limit = self.size(split)
-            super().validate(n if limit is None else min(n, limit), (split,))
-
     # ---- scoring ----------------------------------------------------------------------------------------------
 
     def score(self, problem: Problem, completion: str) -> Score:
