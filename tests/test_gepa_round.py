@@ -13,7 +13,7 @@ from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
 from fastslow.model.base import load_model
 from fastslow.rl.rollouts import collect_groups
 from fastslow.rulebook import get_task
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 
 PARAMS = SamplingParams(temperature=1.0, max_new_tokens=12)
 
@@ -197,7 +197,7 @@ class StandInWorld:
         return Score(float(ok), f"Input '{problem.text}' -> {'correct' if ok else 'wrong'}")
 
     def sample(self, prompts, params, n=1):
-        from fastslow.sampler import Completion
+        from fastslow.sampling import Completion
 
         def answer(messages):
             solved = "Rule." in messages[0]["content"] and int(messages[1]["content"].split()[-1]) < 4

@@ -6,7 +6,7 @@ from fastslow.fastweights.cache import RolloutCache
 from fastslow.rl.advantages import assign, has_signal, normalise
 from fastslow.rl.rollouts import ProblemGroup, Rollout, collect_groups, split_group
 from fastslow.rulebook import get_task
-from fastslow.sampler import Completion, SamplingParams
+from fastslow.sampling import Completion, SamplingParams
 
 
 class ScriptedSampler:

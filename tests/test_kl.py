@@ -8,7 +8,7 @@ import torch
 from fastslow.evaluation.kl import exact_token_kl, kl_to_base
 from fastslow.model.base import load_model
 from fastslow.rulebook import get_task
-from fastslow.sampler import HFSampler
+from fastslow.sampling import HFSampler
 
 
 def test_exact_token_kl_matches_brute_force():

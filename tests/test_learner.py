@@ -11,7 +11,7 @@ from fastslow.rl.advantages import assign
 from fastslow.rl.learner import Learner, LearnerConfig
 from fastslow.rl.rollouts import collect_groups
 from fastslow.rulebook import get_task
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 
 
 @pytest.fixture(scope="module")

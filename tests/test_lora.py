@@ -16,7 +16,7 @@ from fastslow.rl.advantages import assign
 from fastslow.rl.learner import Learner, LearnerConfig
 from fastslow.rl.rollouts import collect_groups
 from fastslow.rulebook import get_task
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 from fastslow.trainer import Trainer
 
 LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}

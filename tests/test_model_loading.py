@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fastslow import fast_decode
+from fastslow.sampling import fast_decode
 from fastslow.config import ConfigError, ModelConfig, RunConfig, parse_config
 from fastslow.errors import ModelPathError
 from fastslow.model.base import load_model
-from fastslow.sampler import HFSampler
+from fastslow.sampling import HFSampler
 
 
 def test_string_is_shorthand_for_path():

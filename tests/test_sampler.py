@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from fastslow.rulebook import get_task
-from fastslow.sampler import HFSampler, SamplingParams, top_p_filter
+from fastslow.sampling import HFSampler, SamplingParams
+from fastslow.sampling.hf import top_p_filter
 
 
 @pytest.fixture(scope="module")

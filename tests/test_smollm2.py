@@ -15,7 +15,7 @@ def test_model_smollm2_builds_once_and_generates(tmp_path, monkeypatch):
     from fastslow.config import ModelConfig
     from fastslow.model import smollm2
     from fastslow.model.base import load_model
-    from fastslow.sampler import HFSampler, SamplingParams
+    from fastslow.sampling import HFSampler, SamplingParams
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     logs = []

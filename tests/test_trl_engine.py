@@ -80,7 +80,7 @@ def fixed_groups(model, tok, task, population, G):
     """One batch of real rollouts with chosen rewards (mixed, so every group has signal) and behaviour
     log-probs shifted so that some importance weights exceed tau (truncated) and others do not."""
     from fastslow.rl.rollouts import collect_groups
-    from fastslow.sampler import HFSampler, SamplingParams
+    from fastslow.sampling import HFSampler, SamplingParams
 
     problems = list(task.problems("train", 2))
     groups = collect_groups(HFSampler(model, tok), task, problems, population, G,

@@ -39,7 +39,7 @@ from fastslow.model.lora import build_reference, prepare_policy
 from fastslow.rl.advantages import assign, has_signal
 from fastslow.rl.learner import Learner, LearnerConfig
 from fastslow.rl.rollouts import collect_groups
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 from fastslow.tasks import Task, load_task
 
 

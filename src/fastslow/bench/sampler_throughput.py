@@ -15,7 +15,7 @@ import time
 import torch
 
 from fastslow.tasks import load_task
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 
 
 def _time_generate(model, tokenizer, prompts, new_tokens: int, seed: int) -> float:

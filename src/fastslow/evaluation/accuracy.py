@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fastslow.sampler import Sampler, SamplingParams
+from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task, safe_score
 
 

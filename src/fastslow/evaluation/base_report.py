@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from fastslow.evaluation.accuracy import evaluate
 from fastslow.rulebook import NAMED_TASKS, InstructionSuite, RulebookTask
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 from fastslow.tasks import load_task
 
 MAX_NEW_TOKENS = 64

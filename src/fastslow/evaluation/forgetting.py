@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastslow.evaluation.accuracy import evaluate
 from fastslow.model.base import load_model
 from fastslow.rulebook import InstructionSuite
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 
 
 def instruction_following_accuracy(model_path, n_problems: int = 150, max_new_tokens: int = 64) -> float:

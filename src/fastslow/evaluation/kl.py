@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from fastslow.rl.batch import completion_logits, pack
-from fastslow.sampler import Sampler, SamplingParams
+from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastslow.evaluation.accuracy import evaluate
 from fastslow.model.base import load_model
-from fastslow.sampler import HFSampler, SamplingParams
+from fastslow.sampling import HFSampler, SamplingParams
 from fastslow.tasks import load_task
 
 

@@ -15,7 +15,7 @@ from gepa import EvaluationBatch
 
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.rl.rollouts import to_rollout
-from fastslow.sampler import Sampler, SamplingParams
+from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task
 
 COMPONENT = "system_prompt"

@@ -34,7 +34,7 @@ from fastslow.fastweights.cache import RolloutCache
 from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector
 from fastslow.rl.rollouts import Rollout
-from fastslow.sampler import Sampler, SamplingParams
+from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task
 
 log = logging.getLogger("fastslow.gepa")

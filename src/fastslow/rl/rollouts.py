@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fastslow.sampler import Completion, Sampler, SamplingParams
+from fastslow.sampling import Completion, Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task, safe_score
 
 

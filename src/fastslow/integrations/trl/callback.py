@@ -65,7 +65,7 @@ def _callback_class():
 
         def _round_on_rank0(self, model, step: int, cycle: int, feedback: list):
             from fastslow.fastweights.gepa_round import gepa_round
-            from fastslow.sampler import SamplingParams
+            from fastslow.sampling import SamplingParams
             from fastslow.trainer import derived_seed
 
             eng, cfg, P = self.engine, self.engine.cfg, self.engine.cfg.population
@@ -154,7 +154,7 @@ def _callback_class():
 
         def evaluate(self, step: int) -> dict | None:
             from fastslow.evaluation.accuracy import validation_metrics
-            from fastslow.sampler import SamplingParams
+            from fastslow.sampling import SamplingParams
             from fastslow.trainer import derived_seed
 
             eng, cfg, acc = self.engine, self.engine.cfg, self.trainer.accelerator

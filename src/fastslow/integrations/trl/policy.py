@@ -27,7 +27,7 @@ def full_model(trainer):
 
 
 def sampler_for(model, trainer):
-    from fastslow.sampler import HFSampler
+    from fastslow.sampling import HFSampler
 
     cached = getattr(trainer, "_fst_sampler", None)
     if cached is None or cached.model is not model:

@@ -27,7 +27,7 @@ class FSTRolloutFunc:
 
     def __call__(self, prompts: list, trainer) -> dict:
         from fastslow.rl.rollouts import to_rollout
-        from fastslow.sampler import SamplingParams
+        from fastslow.sampling import SamplingParams
         from fastslow.trainer import derived_seed
 
         eng, cfg = self.engine, self.engine.cfg

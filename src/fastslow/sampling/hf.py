@@ -1,7 +1,6 @@
-"""Sampler: batched generation that returns tokens *and* the behaviour log-probs the learner needs.
+"""``HFSampler``: our own batched decoding loop over a Hugging Face causal LM (the default backend).
 
-The interface is deliberately narrow (chat messages in, completions out) so that a vLLM backend can implement it
-later. ``HFSampler`` works with any Hugging Face causal LM: it runs its own KV-cache decoding loop instead of
+``HFSampler`` works with any Hugging Face causal LM: it runs its own KV-cache decoding loop instead of
 ``model.generate``, which at small model sizes spends most of its time in per-token Python overhead (logits
 processors, stopping criteria, cache bookkeeping), and it drops finished rows from the batch as it goes.
 
@@ -13,49 +12,14 @@ importance ratio of exactly 1 for on-policy data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import torch
 from transformers import DynamicCache
 
-from fastslow import fast_decode
-from fastslow.fast_decode import FastDecoder, cache_kwarg
+from fastslow.sampling import fast_decode
+from fastslow.sampling.base import Completion, SamplingParams
+from fastslow.sampling.fast_decode import FastDecoder, cache_kwarg
 from fastslow.tasks.base import Messages
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 48
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-
-
-@dataclass
-class Completion:
-    """One sampled completion. ``logprobs[i]`` is the behaviour log-prob of ``token_ids[i]``."""
-
-    prompt_ids: list[int]
-    token_ids: list[int]
-    logprobs: list[float]
-    text: str
-    finished: bool  # stopped on EOS rather than on the token limit
-    meta: dict = field(default_factory=dict)
-
-
-class Sampler(Protocol):
-    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
-        """``n`` completions for each chat prompt (outer list follows ``prompts``)."""
-        ...
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:

@@ -1,0 +1,53 @@
+"""What every generation backend returns: sampled tokens *and* the behaviour log-probs the learner needs.
+
+The interface is deliberately narrow (chat messages in, completions out) so that the learner, GEPA rounds and
+evaluation never know which engine generated a completion: ``HFSampler`` (our own KV-cache loop over any Hugging
+Face causal LM), ``VLLMSampler`` (an in-process vLLM engine) or ``OpenAISampler`` (any OpenAI-compatible server).
+
+Behaviour log-probs are those of the distribution sampled from *before* top-p truncation, i.e.
+``log_softmax(logits / temperature)``: a learner that scores the same tokens with the same temperature gets an
+importance ratio of exactly 1 for on-policy data. Greedy decoding (temperature 0) reports the untempered
+``log_softmax(logits)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fastslow.tasks.base import Messages
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 48
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass
+class Completion:
+    """One sampled completion. ``logprobs[i]`` is the behaviour log-prob of ``token_ids[i]``."""
+
+    prompt_ids: list[int]
+    token_ids: list[int]
+    logprobs: list[float]
+    text: str
+    finished: bool  # stopped on EOS rather than on the token limit
+    meta: dict = field(default_factory=dict)
+
+
+class Sampler(Protocol):
+    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
+        """``n`` completions for each chat prompt (outer list follows ``prompts``)."""
+        ...
