@@ -17,8 +17,11 @@ members):
 * ``fix_one`` -- it fixes the one failure it looked at: a rule induced from that example alone, which may break
   the others.
 
-A careful call whose prompt's rule already explains every example keeps the prompt (returns None: the failures are
-the policy's, not the rule's); a careless one still edits it, as an LLM asked to improve the prompt does.
+A call whose prompt's rule already explains every example cannot blame the rule (the failures are the policy's).
+A careful one then keeps the rule and rewrites only the framing around it (``reframe``: another of the generic
+sentences the base model was pretrained with, or none), as an LLM asked to improve a working prompt rewords it
+rather than answering "no change"; the variants are equally good prompts that fail on different problems, which is
+what keeps several prompts on a per-instance Pareto front. A careless call makes one of the mistakes above.
 ``1 - noise`` is the reflector's strength: the probability that a call is careful.
 """
 
@@ -33,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
 from fastslow.rulebook.primitives import PRIMITIVES
 from fastslow.rulebook.program import MAX_DEPTH, Program, Step
+from fastslow.rulebook.tasks import GENERIC_PROMPTS
 
 Pair = tuple[str, str]
 
@@ -190,10 +194,10 @@ class RulebookReflector:
             return self._fail("no example feedback named an input and its expected output")
         current = next(filter(None, map(parse_instruction, _sentences(current_prompt)[::2])), None)
         if current is not None and _explains(current, pairs) == len(pairs):
-            # the failures are the policy's execution errors: a careful reflector keeps what works, a careless
-            # one still "fixes" something (as an LLM asked to improve the prompt does)
+            # the failures are the policy's execution errors: a careful reflector keeps the rule and rewords the
+            # rest, a careless one still "fixes" something
             if mistake is None:
-                return None
+                return self._proposal(current_prompt, reframe(current_prompt, self.rng))
             if mistake == "over_specific":
                 return self._proposal(current_prompt, add_worked_example(current_prompt, self._failed_pair(seen)))
         program = self._choose(pairs, mistake, seen)
@@ -282,3 +286,25 @@ def add_worked_example(prompt: str, pair: Pair) -> str:
     body = "".join(parts).rstrip()
     sep = "" if not body else " " if body[-1] in ".!?" else "\n"
     return f"{body}{sep}{sentence}"
+
+
+def reframe(prompt: str, rng: random.Random) -> str:
+    """The prompt with its framing reworded: the first sentence that is neither a rule nor a worked example
+    becomes another generic sentence from the base model's pretraining mixture, or is dropped; a prompt without
+    one gets one in front. The rule and any worked examples stay as they are."""
+    parts = _sentences(prompt)
+    framing = [i for i in range(0, len(parts), 2)
+               if parts[i].strip() and parse_instruction(parts[i]) is None and not WORKED_EXAMPLE.match(parts[i])]
+    used = {parts[i] for i in framing}
+    options = [g for g in GENERIC_PROMPTS if g not in used] + ([""] if framing else [])
+    choice = rng.choice(options)
+    if not framing:
+        return f"{choice} {prompt.lstrip()}" if prompt.strip() else choice
+    i = framing[0]
+    if choice:
+        parts[i] = choice
+    elif i + 1 < len(parts):
+        del parts[i : i + 2]  # the sentence and the separator after it
+    else:
+        del parts[max(0, i - 1) : i + 1]
+    return "".join(parts).strip()
