@@ -137,3 +137,32 @@ def test_population_rules_reach_the_gepa_round(tiny_model_dir, tmp_path, monkeyp
     cfg = config(tiny_model_dir, tmp_path, acceptance=acceptance, front=front)
     Trainer(cfg, reflector=HintReflector()).run(progress=False)
     assert seen and set(seen) == {(acceptance, front)}
+
+
+def test_reuse_serves_every_gepa_rollout_of_a_surviving_prompt(tiny_model_dir, tmp_path, spy, monkeypatch):
+    """Every rollout a round handed to GEPA on a problem trained in its cycle, under a prompt that survived into the
+    population, fills a slot of that problem's group (up to the G/K slots per prompt), and no slot is sampled when
+    a cached rollout could fill it."""
+    import fastslow.fastweights.gepa_round as round_module
+
+    rounds = []
+    original = round_module.gepa_round
+
+    def recording(*args, **kwargs):
+        result = original(*args, **kwargs)
+        rounds.append((list(result.population), {k: len(v) for k, v in result.cache._store.items()}))
+        return result
+
+    monkeypatch.setattr(round_module, "gepa_round", recording)
+    Trainer(config(tiny_model_dir, tmp_path), reflector=HintReflector()).run(progress=False)
+    per_prompt, checked = 2, 0
+    for cycle, (population, cached) in enumerate(rounds):
+        steps = spy[3 * cycle : 3 * cycle + 3]
+        for _, groups in steps:
+            for g in groups:
+                for prompt in set(population):
+                    slots = per_prompt * population.count(prompt)
+                    reused = sum(r.source == "reused" and r.prompt == prompt for r in g.rollouts)
+                    assert reused == min(slots, cached.get((g.problem.id, prompt), 0))
+                    checked += reused
+    assert checked > 0

@@ -72,7 +72,10 @@ def test_round_budget_top_k_and_rescoring(world):
     assert result.accepted == len(result.candidates) - 1
     assert result.population_scores[0] == max(result.candidate_scores)
     assert all(len(ex) <= 3 for ex in reflector.seen)  # reflection minibatch of 3
-    assert result.cache.added == result.metric_calls + result.rescore_calls
+    # every rollout handed to GEPA is cached once (a repeated evaluation is served, not sampled again), and every
+    # sampled rollout was either handed out or is a rejected child's speculative anchor row
+    assert result.cache.added <= result.metric_calls + result.rescore_calls
+    assert result.generated == result.cache.added + result.speculative_unused
 
     # a zero-budget round only re-scores, and the scores follow the weights
     changed = copy.deepcopy(model)
@@ -251,3 +254,81 @@ def test_pareto_front_keeps_ties_and_drops_dominated():
     assert rank_candidates(scores, front_rule="gepa") == [3, 1]  # GEPA's pruning drops the older of a tie
     with pytest.raises(ValueError, match="unknown front rule"):
         rank_candidates(scores, front_rule="nope")
+
+
+# ---- batched evaluation (issue 12): per-row seeds, one sampler call per step, speculation, no repeats ------------
+
+class CountingSampler:
+    """Counts sampler calls and rows around a real sampler."""
+
+    def __init__(self, sampler):
+        self.inner, self.calls, self.rows = sampler, 0, 0
+
+    def sample(self, prompts, params, n=1, seeds=None):
+        self.calls += 1
+        self.rows += len(prompts) * n
+        return self.inner.sample(prompts, params, n, seeds=seeds)
+
+
+def test_batched_evaluation_equals_one_pair_at_a_time(world):
+    model, tok, task, anchor = world
+    items = [({COMPONENT: "Transform the input."}, anchor[:3]), ({COMPONENT: "Sort it."}, anchor[3:6]),
+             ({COMPONENT: "Sort it."}, anchor)]
+    sampler = CountingSampler(HFSampler(model, tok))
+    batched = PolicyAdapter(sampler, task, PARAMS, RolloutCache(), anchor=anchor).batch_evaluate(items)
+    assert sampler.calls == 1 and sampler.rows == 3 + 3 + len(anchor) + len(anchor)  # + the speculative rows
+    alone = [PolicyAdapter(HFSampler(model, tok), task, PARAMS, RolloutCache(), anchor=anchor, speculate=False)
+             .batch_evaluate([item])[0] for item in items]
+    assert [eb.outputs for eb in batched] == [eb.outputs for eb in alone]
+    assert [eb.scores for eb in batched] == [eb.scores for eb in alone]
+    assert all(len(eb.trajectories) == len(eb.outputs) for eb in batched)
+
+
+def test_speculation_serves_the_full_evaluation_and_repeats_are_not_resampled(world):
+    model, tok, task, anchor = world
+    sampler = CountingSampler(HFSampler(model, tok))
+    cache = RolloutCache()
+    adapter = PolicyAdapter(sampler, task, PARAMS, cache, anchor=anchor)
+    child = {COMPONENT: "Transform the input carefully."}
+    adapter.batch_evaluate([(child, anchor[:3])])
+    assert (sampler.calls, adapter.metric_calls, adapter.speculative_unused) == (1, 3, len(anchor))
+    full = adapter.batch_evaluate([(child, anchor)])[0]  # GEPA accepted the child: served, counted, not sampled
+    again = adapter.batch_evaluate([(child, anchor[:3])])[0]  # a repeat
+    assert sampler.calls == 1 and adapter.metric_calls == 3 + len(anchor) + 3 and adapter.speculative_unused == 0
+    lazy = PolicyAdapter(HFSampler(model, tok), task, PARAMS, RolloutCache(), anchor=anchor, speculate=False)
+    assert full.outputs == lazy.batch_evaluate([(child, anchor)])[0].outputs
+    assert again.outputs == lazy.batch_evaluate([(child, anchor[:3])])[0].outputs
+    # each distinct rollout reaches the reuse cache once
+    assert cache.added == 3 + len(anchor) and len(cache.claim(anchor[0].id, child[COMPONENT], 5)) == 2
+
+
+def test_minibatch_and_anchor_draws_are_independent(world):
+    """A problem's minibatch rollout and its full-evaluation rollout use different seeds (as before), so an
+    accepted child's anchor score is not the sample it was accepted on."""
+    model, tok, task, anchor = world
+    adapter = PolicyAdapter(HFSampler(model, tok), task, PARAMS, RolloutCache(), anchor=anchor)
+    keys_mb, keys_val = adapter.row_keys(anchor[:3]), adapter.row_keys(anchor)[:3]
+    assert not set(keys_mb) & set(keys_val)
+    assert adapter.row_keys(anchor[:3]) != adapter.row_keys(anchor[1:4])[:3]
+
+
+@pytest.mark.parametrize("feedback", [False, True])
+def test_speculative_round_makes_the_same_decisions_in_fewer_calls(world, feedback):
+    model, tok, task, anchor = world
+    population = ["Transform the input.", "Sort the letters."]
+    fb = []
+    if feedback:
+        fb = [r for g in collect_groups(HFSampler(model, tok), task, task.problems("train", 20)[10:],
+                                        population, 2, PARAMS) for r in g.rollouts]
+    runs = []
+    for batched, speculate in ((False, False), (True, False), (True, True)):  # one pair per call ... speculative
+        sampler = CountingSampler(HFSampler(model, tok))
+        runs.append((gepa_round(sampler, task, CountingReflector(), anchor, population, budget=40, k=4,
+                                params=PARAMS, speculate=speculate, batched=batched, feedback_rollouts=fb), sampler))
+    (one, one_sampler), (lazy, lazy_sampler), (fast, fast_sampler) = runs
+    for other in (one, lazy):
+        assert fast.candidates == other.candidates and fast.candidate_scores == other.candidate_scores
+        assert fast.population == other.population and fast.metric_calls == other.metric_calls
+        assert fast.cache.added == other.cache.added
+    assert fast.rescore_calls == lazy.rescore_calls == one.rescore_calls == 2 * len(anchor)
+    assert fast.sampler_calls == fast_sampler.calls < lazy_sampler.calls < one_sampler.calls

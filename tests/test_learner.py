@@ -96,3 +96,16 @@ def test_linear_warmup(groups_and_model):
     learner = Learner(copy.deepcopy(model), LearnerConfig(lr=1.0, warmup_steps=4), pad_id=tok.pad_token_id)
     lrs = [learner.step(groups)["lr"] for _ in range(5)]
     assert lrs == pytest.approx([0.5, 0.75, 1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_step_records_where_its_time_goes(groups_and_model, shared):
+    groups, model, tok = groups_and_model
+    learner = Learner(copy.deepcopy(model), LearnerConfig(warmup_steps=0, shared_prefix=shared),
+                      ref_model=copy.deepcopy(model).requires_grad_(False), pad_id=tok.pad_token_id)
+    learner.step(groups)
+    t = learner.timings
+    assert set(t) == {"forward", "ref_forward", "backward", "optimizer"}
+    assert t["forward"] > 0 and t["ref_forward"] > 0 and t["backward"] > 0 and t["optimizer"] > 0
+    learner.step([])  # a skipped step (no rollouts) does no work and reports none
+    assert learner.timings == {}

@@ -273,13 +273,28 @@ def models_smollm2(
 
 @bench_app.command("sampler")
 def bench_sampler(
-    model: str = typer.Option("base", help="local model folder, or 'base'"),
+    model: str = typer.Option("base", help="local model folder, 'base' or 'smollm2'"),
     repeats: int = typer.Option(7, help="timed repeats of each method"),
     json_path: Optional[Path] = typer.Option(None, "--json"),
     threads: int = ThreadsOpt,
+    backend: Optional[list[str]] = typer.Option(None, "--backend", help="compare generation backends instead: "
+                                                "hf | vllm | generate (repeatable; 64 completions x --new-tokens, "
+                                                "EOS ignored)"),
+    new_tokens: int = typer.Option(128, help="with --backend: tokens per completion"),
+    rl_steps: int = typer.Option(0, help="with --backend: also time this many RL steps per backend (hf, vllm)"),
 ) -> None:
-    """Sampler throughput vs plain ``model.generate`` (batch 64 x 32 new tokens), ratio from one run."""
+    """Sampler throughput vs plain ``model.generate`` (batch 64 x 32 new tokens), ratio from one run; with
+    ``--backend``, completions per second of the named backends on the same prompts (and RL step times)."""
     _setup(threads)
+    if backend:
+        from fastslow.bench.sampler_throughput import compare_backends, rl_step_times
+
+        result = compare_backends(model, backends=tuple(backend), repeats=repeats, new_tokens=new_tokens)
+        if rl_steps:
+            result["rl_step"] = rl_step_times(model, tuple(b for b in backend if b != "generate"), rl_steps,
+                                              new_tokens)
+        _emit(result, json_path)
+        return
     from fastslow.bench.sampler_throughput import run
     from fastslow.model.base import load_model
 
@@ -290,12 +305,12 @@ def bench_sampler(
 @bench_app.command("rl-step")
 def bench_rl_step(
     model: str = typer.Option("base", help="local model folder, or 'base'"),
-    steps: int = typer.Option(6, help="timed steps of each trainer (after one warm-up step)"),
+    steps: int = typer.Option(16, help="timed steps of each trainer (after one warm-up step)"),
     json_path: Optional[Path] = typer.Option(None, "--json"),
     threads: int = ThreadsOpt,
 ) -> None:
-    """Seconds per RL step (8 problems x 8 rollouts x 32 tokens) vs TRL's GRPOTrainer (cispo) and vs engine trl
-    (fastslow on TRL, 1 process), same run."""
+    """Seconds per RL step and per trained token (8 problems x 8 rollouts x 32 tokens) vs TRL's GRPOTrainer (cispo),
+    interleaved step by step, same LR schedule, with a time breakdown; and engine trl (fastslow on TRL, 1 process)."""
     _setup(threads)
     from fastslow.bench.rl_step import run
 

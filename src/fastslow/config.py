@@ -114,12 +114,47 @@ class ModelConfig(Section):
         return self
 
 
+class VLLMSection(Section):
+    """rollout.backend: vllm — one in-process vLLM engine per run (RL rollouts, GEPA rounds, evaluation)."""
+
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="engine weights dtype; auto follows "
+                                                           "model.kwargs.dtype (fp32 makes ratios ~1 exactly)")
+    max_model_len: int | None = Field(None, ge=1, description="prompt + completion tokens per sequence (null: the "
+                                      "model's max_position_embeddings)")
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1, description="GPU only: share of GPU memory for the "
+                                          "engine (weights + KV cache); the learner shares the GPU")
+    enable_sleep_mode: bool = Field(False, description="GPU only: free the KV cache (and offload the engine's "
+                                    "weights) during every learner step")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs the engine shards the model over")
+    enable_prefix_caching: bool = Field(True, description="reuse the KV cache of shared prompt prefixes (reset "
+                                        "after every weight sync)")
+    kv_cache_gib: float = Field(1.0, gt=0, description="CPU only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE, "
+                                "unless that is set)")
+    engine_kwargs: dict = Field(default_factory=dict, description="extra keyword arguments for vllm.LLM")
+
+
+class OpenAISection(Section):
+    """rollout.backend: openai — any OpenAI-compatible completions endpoint (e.g. `vllm serve`)."""
+
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1")
+    model: str | None = Field(None, description="served model name (null: the server's first model)")
+    api_key: str | None = Field(None, description="sent as a bearer token (null: $OPENAI_API_KEY if set)")
+    timeout: float = Field(300.0, gt=0, description="seconds per request")
+    concurrency: int = Field(8, ge=1, description="requests in flight (one per distinct prompt)")
+
+
 class RolloutConfig(Section):
     problems_per_step: int = Field(8, ge=1, description="B: problems per RL step")
     group_size: int = Field(8, ge=1, description="G: rollouts per problem, split over the K prompts")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(48, ge=1)
+    backend: Literal["hf", "vllm", "openai"] = Field("hf", description="generation for RL, GEPA and evaluation: "
+                                                     "hf (HFSampler, the training model itself), vllm (an in-process "
+                                                     "vLLM engine, weights synced every step), openai (a server; "
+                                                     "mode gepa only)")
+    vllm: VLLMSection = VLLMSection()
+    openai: OpenAISection = OpenAISection()
 
 
 class LearnerSection(Section):
@@ -136,6 +171,8 @@ class LearnerSection(Section):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)
     micro_batch_size: int = Field(16, ge=1, description="rollouts per forward/backward, grouped by length")
+    shared_prefix: bool = Field(True, description="run each distinct prompt once per step and fan its keys/values "
+                                "out to its completions (same gradient; off: every rollout's full prompt+completion)")
     baseline: Literal["problem", "prompt"] = "problem"
     scale_by_std: bool = True
     drop_zero_variance: bool = True
@@ -244,6 +281,7 @@ class RunConfig(Section):
         if self.engine == "trl" and self.mode == "gepa":
             raise ValueError("engine: trl trains the weights with TRL, but mode: gepa never updates them; use "
                              "engine: native for mode gepa")
+        self._check_backend()
         if self.model.reference == "none" and self.learner.kl_coef > 0:
             raise ValueError(f"learner.kl_coef ({self.learner.kl_coef}) > 0 needs a reference model, but "
                              "model.reference is 'none'; set model.reference: copy or learner.kl_coef: 0")
@@ -255,6 +293,28 @@ class RunConfig(Section):
             raise ValueError(f"rollout.group_size ({self.rollout.group_size}) must be a multiple of "
                              f"population.size ({k}): each prompt gets G/K rollouts")
         return self
+
+    def _check_backend(self) -> None:
+        """Backend combinations that would run but silently mean something else than asked."""
+        backend = self.rollout.backend
+        if backend == "hf":
+            return
+        if self.engine == "trl":
+            raise ValueError(f"rollout.backend: {backend} works with engine: native only (engine: trl generates "
+                             "with fastslow's HFSampler inside TRL's trainer); set rollout.backend: hf")
+        if backend == "openai":
+            if self.mode != "gepa":
+                raise ValueError(f"rollout.backend: openai serves a fixed model from a server, but mode {self.mode} "
+                                 "trains the weights, which the server would never see; use rollout.backend: vllm "
+                                 "(in-process engine, weights synced every step) or hf, or mode: gepa")
+            if not self.rollout.openai.base_url:
+                raise ValueError("rollout.backend: openai needs rollout.openai.base_url (e.g. "
+                                 "http://127.0.0.1:8000/v1)")
+        if backend == "vllm" and self.mode != "gepa" and self.rollout.top_p < 1:
+            raise ValueError(f"rollout.top_p ({self.rollout.top_p}) < 1 with rollout.backend: vllm: vLLM's "
+                             "log-probs are then those of the top-p-truncated distribution, not the learner's "
+                             "log_softmax(logits / T), so the importance ratio would be biased; set rollout.top_p: 1 "
+                             "or rollout.backend: hf")
 
 
 def _format(err: ValidationError) -> str:

@@ -39,7 +39,8 @@ from fastslow.model.lora import build_reference, prepare_policy
 from fastslow.rl.advantages import assign, has_signal
 from fastslow.rl.learner import Learner, LearnerConfig
 from fastslow.rl.rollouts import collect_groups
-from fastslow.sampling import HFSampler, SamplingParams
+from fastslow.sampling import SamplerError, SamplingParams, build_sampler
+from fastslow.sampling.factory import before_update, sync_policy
 from fastslow.tasks import Task, load_task
 
 
@@ -98,7 +99,7 @@ class Trainer:
     extra metric sinks) can be passed in; everything else is built from ``cfg``."""
 
     def __init__(self, cfg: RunConfig, sinks: list[Sink] | None = None, reflector=None,
-                 tasks: list[Task] | None = None, policy=None, tokenizer=None):
+                 tasks: list[Task] | None = None, policy=None, tokenizer=None, sampler=None):
         refuse_several_processes()
         self.cfg = cfg
         torch.set_num_threads(cfg.threads)
@@ -123,11 +124,16 @@ class Trainer:
             loss=L.loss, aggregation=L.aggregation, tau=L.tau, eps_low=L.eps_low, eps_high=L.eps_high,
             kl_coef=L.kl_coef, lr=L.lr, warmup_steps=L.warmup_steps, weight_decay=L.weight_decay,
             grad_clip=L.grad_clip, micro_batch_size=L.micro_batch_size, temperature=cfg.rollout.temperature,
+            shared_prefix=L.shared_prefix,
         ), ref_model=self.base if (L.kl_coef > 0 or L.log_kl) else None, pad_id=self.tokenizer.pad_token_id)
         if self.base is not None:
             self.base.to(self.learner.accelerator.device)  # the policy was placed by accelerate; keep them together
-        self.sampler = HFSampler(self.learner.policy, self.tokenizer,
-                                 chat_template_kwargs=cfg.model.chat_template_kwargs)
+        # one sampler (one engine) per run: RL rollouts, GEPA rounds, reuse and evaluation (rollout.backend)
+        if sampler is None:
+            sampler = build_sampler(cfg, self.learner.policy, self.tokenizer)
+        else:  # a passed-in engine (tests, benchmarks) serves this run's policy from the start
+            sync_policy(sampler, self.learner.policy)
+        self.sampler = sampler
         if len(self.tasks) > 1:
             self.stream = StagedProblemStream(self.tasks, cfg.rollout.problems_per_step, cfg.task.steps_per_stage,
                                               seed=cfg.seed)
@@ -201,6 +207,8 @@ class Trainer:
                 "candidates": len(result.candidates), "accepted": result.accepted,
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
+                "gepa_generated": result.generated, "gepa_sampler_calls": result.sampler_calls,
+                "speculative_unused": result.speculative_unused,
                 "feedback_served": result.feedback_served,
                 "reflector_failures": self.reflector.stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": self.reflector.stats.prompt_tokens + self.reflector.stats.completion_tokens,
@@ -219,8 +227,13 @@ class Trainer:
         zero_var = sum(not has_signal(g) for g in groups) / len(groups)
         train_groups = [g for g in groups if has_signal(g)] if cfg.learner.drop_zero_variance else groups
         start = time.perf_counter()
+        before_update(self.sampler)
         metrics = self.learner.step(train_groups)
         timings["learning"] = time.perf_counter() - start
+        timings.update({f"learner_{k}": v for k, v in self.learner.timings.items()})  # forward, backward, ...
+        start = time.perf_counter()
+        if sync_policy(self.sampler, self.learner.policy):  # an engine with its own copy serves the new weights
+            timings["weight_sync"] = time.perf_counter() - start
         per_prompt = {}
         for k in range(len(self.population)):
             rs = [r.reward for g in groups for r in g.rollouts if r.prompt_index == k]
@@ -267,7 +280,23 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------------------------
     def run(self, progress: bool = True) -> list[dict]:
-        """Algorithm 1 (see the module docstring)."""
+        """Algorithm 1 (see the module docstring). A generation backend that fails mid-run (an engine crash, a lost
+        server) stops the run with a ``SamplerError`` that names the last complete checkpoint; checkpoints are
+        written atomically between steps, so that one is intact and ``fst run --resume`` continues from it."""
+        try:
+            return self._run(progress)
+        except SamplerError as err:
+            from fastslow import checkpoint
+
+            self.logger.close()
+            try:
+                last = f"the last complete checkpoint is {checkpoint.latest(self.out / 'checkpoints')}"
+            except checkpoint.CheckpointError:
+                last = "no checkpoint was written yet"
+            raise SamplerError(f"{err} (the run stopped at step {self.step}; {last}; fix the backend and continue "
+                               "with fst run --resume)") from err
+
+    def _run(self, progress: bool) -> list[dict]:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         cfg, T = self.cfg, self.cfg.population.cycle_steps
@@ -339,6 +368,7 @@ class Trainer:
         folder = checkpoint.latest(self.out / "checkpoints")
         optim, state = checkpoint.load_training_state(folder)
         checkpoint.restore_policy(folder, self.learner.policy)  # the adapter alone under LoRA
+        sync_policy(self.sampler, self.learner.policy)  # an engine with its own copy serves the restored weights
         self.learner.optimizer.load_state_dict(optim["optimizer"])
         self.learner.scheduler.load_state_dict(optim["scheduler"])
         self.learner.steps_done = state["learner_steps"]

@@ -1,19 +1,27 @@
-"""``fst bench rl-step``: seconds per RL step, fastslow vs TRL's GRPOTrainer, measured in the same run.
+"""``fst bench rl-step``: seconds per RL step and per trained token, fastslow vs TRL's GRPOTrainer, interleaved.
 
 Both do one full RL step (sample 8 problems x 8 rollouts x up to 32 new tokens, score, one CISPO optimizer step)
-on the same model, with the same sampling (temperature 1, no top-k/top-p), learning rate and thread count. TRL
-runs ``loss_type="cispo"`` with ``epsilon_high=5.0`` (set explicitly: it silently falls back to 0.2 otherwise).
-fastslow runs three ways: exactly TRL's work (zero-variance groups kept, no KL logging, as TRL with beta=0), with
+on the same model, with the same sampling (temperature 1, no top-k/top-p), thread count and learning-rate schedule
+(constant 2e-4, no warm-up: fastslow's ``warmup_steps`` is 0 here and TRL's scheduler is ``constant``). TRL runs
+``loss_type="cispo"`` with ``epsilon_high=5.0`` (set explicitly: it silently falls back to 0.2 otherwise).
+
+The trainers are interleaved: TRL's ``on_step_end`` callback runs one step of every fastslow variant (in an order
+that rotates each round) before TRL starts its next step, so load changes on a shared machine hit all of them
+alike. fastslow runs four ways: exactly TRL's work (zero-variance groups kept, no KL log, as TRL with beta=0), the
+same with shared-prefix learning off (the learner's previous path: every rollout's full prompt+completion), with
 the per-step KL log (one extra forward of the frozen base model), and its default step (KL log, zero-variance
-groups dropped). ``engine trl (1 process)`` is fastslow's TRL integration (``fastslow.integrations.trl``: TRL's
-GRPOTrainer with FST's rollout function, reward function, advantages and aggregation) in mode rl, doing the same
-work as plain TRL (zero-variance groups kept), so its gap to plain TRL is the integration's overhead (or gain: its
-rollouts come from fastslow's sampler). The first step of each is a warm-up and is not counted; the figures are
-ratios of medians.
+groups dropped). Each step records the tokens generated and the tokens trained (loss-bearing completion tokens)
+and a time breakdown (generation, scoring, learner forward / backward / optimizer, the rest), so seconds per
+trained token stand next to seconds per step. ``engine trl (1 process)`` is fastslow's TRL integration
+(``fastslow.integrations.trl``) in mode rl doing the same work as plain TRL; it has its own training loop, so it
+runs after the interleaved block (not interleaved). The first step of each is a warm-up and is not counted; the
+figures are medians and ratios of medians.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import statistics
 import tempfile
 import time
@@ -27,29 +35,74 @@ from fastslow.tasks import load_task
 
 B, G, NEW_TOKENS, LR = 8, 8, 32, 2e-4
 
+# fastslow variants: name -> learner overrides
+VARIANTS = {
+    "same_work": {"drop_zero_variance": False, "log_kl": False},
+    "same_work_unshared_prefix": {"drop_zero_variance": False, "log_kl": False, "shared_prefix": False},
+    "kl_log": {"drop_zero_variance": False, "log_kl": True},
+    "default": {"drop_zero_variance": True, "log_kl": True},
+}
 
-def fastslow_step_times(model_path: str, steps: int, out: Path, drop_zero_variance: bool, log_kl: bool = True
-                        ) -> list[float]:
-    from fastslow.trainer import Trainer
 
-    cfg = parse_config({
-        "mode": "rl", "model": model_path, "output_dir": str(out), "steps": steps, "threads": torch.get_num_threads(),
-        "rollout": {"problems_per_step": B, "group_size": G, "max_new_tokens": NEW_TOKENS},
-        "learner": {"lr": LR, "drop_zero_variance": drop_zero_variance, "log_kl": log_kl},
-        "eval": {"kl_problems": 0},
-    })
-    trainer = Trainer(cfg)
-    times = []
-    for _ in range(steps):
+def timed(record: dict, key: str, fn):
+    """``fn`` that adds its wall time to ``record[key]``."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
         start = time.perf_counter()
-        trainer.rl_step()
-        trainer.step += 1
-        times.append(time.perf_counter() - start)
-    return times[1:]
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            record[key] = record.get(key, 0.0) + time.perf_counter() - start
+    return wrapper
 
 
-def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
+class FastslowRunner:
+    """One fastslow ``Trainer`` (mode rl) stepped from outside; every step's seconds, tokens and breakdown."""
+
+    def __init__(self, model_path: str, out: Path, steps: int, learner: dict):
+        from fastslow.trainer import Trainer
+
+        cfg = parse_config({
+            "mode": "rl", "model": model_path, "output_dir": str(out), "steps": steps,
+            "threads": torch.get_num_threads(),
+            "rollout": {"problems_per_step": B, "group_size": G, "max_new_tokens": NEW_TOKENS},
+            "learner": {"lr": LR, "warmup_steps": 0, **learner},
+            "eval": {"kl_problems": 0},
+        })
+        self.trainer = Trainer(cfg)
+        self.records: list[dict] = []
+        self._generated = 0
+        sample = self.trainer.sampler.sample
+
+        def counting_sample(*args, **kwargs):
+            out = sample(*args, **kwargs)
+            self._generated += sum(len(c.token_ids) for row in out for c in row)
+            return out
+
+        self.trainer.sampler.sample = counting_sample
+
+    def step(self) -> None:
+        self._generated = 0
+        self.trainer.learner.timings = {}
+        start = time.perf_counter()
+        metrics = self.trainer.rl_step()
+        self.trainer.step += 1
+        seconds = time.perf_counter() - start
+        learner = self.trainer.learner.timings if "skipped" not in metrics else {}
+        parts = {"generation": metrics.get("time_generation", 0.0), "scoring": metrics.get("time_scoring", 0.0),
+                 "learner_forward": learner.get("forward", 0.0), "learner_ref_forward": learner.get("ref_forward", 0.0),
+                 "learner_backward": learner.get("backward", 0.0), "optimizer": learner.get("optimizer", 0.0)}
+        parts["other"] = seconds - sum(parts.values())
+        self.records.append({"start": start, "seconds": seconds, "generated_tokens": self._generated,
+                             "trained_tokens": int(metrics.get("tokens", 0)), "lr": metrics["lr"],
+                             "breakdown": parts})
+
+
+def trl_trainer(model_path: str, steps: int, out: Path, callbacks: list):
+    """Plain TRL 1.16 GRPOTrainer (cispo, beta 0), constant learning rate, and hooks that record each step's
+    generated and trained tokens and a breakdown (generation, scoring, forward, backward, optimizer)."""
     from datasets import Dataset
+    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = load_model(model_path)
@@ -60,38 +113,84 @@ def trl_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     def reward(prompts, completions, pid, **_):
         return [task.score(problems[i], c[0]["content"]).reward for i, c in zip(pid, completions)]
 
-    clock = step_clock()
     args = GRPOConfig(output_dir=str(out), per_device_train_batch_size=B * G, num_generations=G,
                       max_completion_length=NEW_TOKENS, max_steps=steps, learning_rate=LR, use_cpu=True, bf16=False,
                       gradient_checkpointing=False, loss_type="cispo", epsilon_high=5.0, beta=0.0,
                       report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True,
-                      temperature=1.0, top_p=1.0, top_k=0, shuffle_dataset=False, warmup_steps=0)
-    trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=Dataset.from_list(rows),
-                          processing_class=tok, callbacks=[clock])
-    trainer.train()
-    return clock.times[1:]
-
-
-def step_clock():
-    """A TRL callback that records each optimizer step's wall time (callbacks run outside TRL's own timer)."""
-    from transformers import TrainerCallback
+                      temperature=1.0, top_p=1.0, top_k=0, shuffle_dataset=False, warmup_steps=0,
+                      lr_scheduler_type="constant")
+    current: dict = {}
+    records: list[dict] = []
 
     class Clock(TrainerCallback):
-        def __init__(self):
-            self.times, self.start = [], 0.0
+        """Step wall time (callbacks run outside TRL's own timer); the optimizer's share between its two hooks."""
 
         def on_step_begin(self, *a, **k):
-            self.start = time.perf_counter()
+            current.clear()
+            current["start"] = time.perf_counter()
 
-        def on_step_end(self, *a, **k):
-            self.times.append(time.perf_counter() - self.start)
+        def on_pre_optimizer_step(self, *a, **k):
+            current["opt_start"] = time.perf_counter()
 
-    return Clock()
+        def on_optimizer_step(self, *a, **k):
+            current["optimizer"] = time.perf_counter() - current["opt_start"]
+
+        def on_step_end(self, args, state, control, lr_scheduler=None, **k):
+            seconds = time.perf_counter() - current["start"]
+            parts = {"generation": current.get("generation", 0.0), "scoring": current.get("scoring", 0.0),
+                     "learner_forward": current.get("forward", 0.0), "learner_ref_forward": 0.0,
+                     "learner_backward": current.get("backward", 0.0), "optimizer": current.get("optimizer", 0.0)}
+            parts["other"] = seconds - sum(parts.values())
+            records.append({"start": current["start"], "seconds": seconds,
+                            "generated_tokens": current.get("generated_tokens", 0),
+                            "trained_tokens": current.get("trained_tokens", 0),
+                            "lr": lr_scheduler.get_last_lr()[0] if lr_scheduler is not None else None,
+                            "breakdown": parts})
+
+    trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=Dataset.from_list(rows),
+                          processing_class=tok, callbacks=[Clock(), *callbacks])
+    generate_and_score = trainer._generate_and_score_completions
+
+    def counting(*a, **k):
+        batch = generate_and_score(*a, **k)
+        current["generated_tokens"] = int(batch["completion_mask"].sum())
+        current["trained_tokens"] = int(batch["num_items_in_batch"])  # the loss mask's token count
+        return batch
+
+    trainer._generate_and_score_completions = counting
+    trainer._generate = timed(current, "generation", trainer._generate)
+    trainer._calculate_rewards = timed(current, "scoring", trainer._calculate_rewards)
+    trainer.compute_loss = timed(current, "forward", trainer.compute_loss)
+    trainer.accelerator.backward = timed(current, "backward", trainer.accelerator.backward)
+    return trainer, records
+
+
+def interleaved(model_path: str, steps: int, out: Path) -> dict[str, list[dict]]:
+    """TRL and every fastslow variant, one step each per round (TRL's step, then the variants, rotating)."""
+    from transformers import TrainerCallback
+
+    runners = {name: FastslowRunner(model_path, out / name, steps, learner) for name, learner in VARIANTS.items()}
+    names = list(runners)
+
+    class Interleave(TrainerCallback):
+        def __init__(self):
+            self.round = 0
+
+        def on_step_end(self, *a, **k):  # after TRL's clock stopped (that callback is first), before its next step
+            shift = self.round % len(names)
+            for name in names[shift:] + names[:shift]:
+                runners[name].step()
+            self.round += 1
+
+    trainer, trl_records = trl_trainer(model_path, steps, out / "trl", [Interleave()])
+    trainer.train()
+    return {"trl": trl_records, **{name: r.records for name, r in runners.items()}}
 
 
 def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]:
     """engine: trl (1 process), mode rl, the same batch, sampling, learning rate and zero-variance handling as TRL."""
     from fastslow.integrations.trl import build_trl_trainer
+    from transformers import TrainerCallback
 
     cfg = parse_config({
         "mode": "rl", "engine": "trl", "model": model_path, "output_dir": str(out), "steps": steps,
@@ -103,37 +202,120 @@ def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]
     })
 
     trainer, engine = build_trl_trainer(cfg)
-    clock = step_clock()
-    trainer.callback_handler.callbacks.insert(0, clock)  # its on_step_end runs before the engine's (eval, stats)
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.start)
+
+    trainer.callback_handler.callbacks.insert(0, Clock())  # its on_step_end runs before the engine's (eval, stats)
     trainer.train()
     if engine.sink is not None:
         engine.sink.close()
-    return clock.times[1:]
+    return times[1:]
 
 
-def run(model: str = "base", steps: int = 6) -> dict:
-    path = str(resolve_model_path(model))
-    with tempfile.TemporaryDirectory() as tmp:
-        ours = fastslow_step_times(path, steps + 1, Path(tmp) / "ours", drop_zero_variance=False)
-        same = fastslow_step_times(path, steps + 1, Path(tmp) / "same", drop_zero_variance=False, log_kl=False)
-        ours_drop = fastslow_step_times(path, steps + 1, Path(tmp) / "ours-drop", drop_zero_variance=True)
-        theirs = trl_step_times(path, steps + 1, Path(tmp) / "trl")
-        engine_trl = trl_engine_step_times(path, steps + 1, Path(tmp) / "engine-trl")
+def summarise(records: list[dict]) -> dict:
+    """Medians over the timed steps (the first, a warm-up, is dropped): seconds per step, per trained token (steps
+    that trained nothing are left out of that one), tokens, and the time breakdown per part."""
+    timed_steps = records[1:]
     med = statistics.median
+    per_token = [r["seconds"] / r["trained_tokens"] for r in timed_steps if r["trained_tokens"]]
     return {
-        "problems": B, "rollouts_per_problem": G, "new_tokens": NEW_TOKENS, "steps_timed": steps,
-        "threads": torch.get_num_threads(),
-        "fastslow_s_per_step_median": med(ours), "fastslow_drop_zero_variance_s_per_step_median": med(ours_drop),
-        "fastslow_same_work_as_trl_s_per_step_median": med(same),
-        "trl_s_per_step_median": med(theirs),
-        "engine_trl_1_process_s_per_step_median": med(engine_trl),
-        "engine_trl_overhead_vs_trl": med(engine_trl) / med(theirs),
-        "engine_trl_vs_fastslow_same_work": med(engine_trl) / med(same),
-        "speedup_vs_trl": med(theirs) / med(ours),
-        "speedup_vs_trl_same_work": med(theirs) / med(same),
-        "speedup_vs_trl_with_zero_variance_drop": med(theirs) / med(ours_drop),
-        "fastslow_s_per_step": ours, "trl_s_per_step": theirs, "engine_trl_s_per_step": engine_trl,
+        "s_per_step_median": med(r["seconds"] for r in timed_steps),
+        "s_per_trained_token_median": med(per_token) if per_token else None,
+        "generated_tokens_per_step_median": med(r["generated_tokens"] for r in timed_steps),
+        "trained_tokens_per_step_median": med(r["trained_tokens"] for r in timed_steps),
+        "breakdown_s_median": {k: med(r["breakdown"][k] for r in timed_steps) for k in timed_steps[0]["breakdown"]},
+        "s_per_step": [r["seconds"] for r in timed_steps],
+        "generated_tokens": [r["generated_tokens"] for r in timed_steps],
+        "trained_tokens": [r["trained_tokens"] for r in timed_steps],
     }
+
+
+def run(model: str = "base", steps: int = 16, engine: bool = True) -> dict:
+    path = str(resolve_model_path(model))
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        records = interleaved(path, steps + 1, Path(tmp))
+        engine_trl = trl_engine_step_times(path, steps + 1, Path(tmp) / "engine-trl") if engine else None
+    load_after = os.getloadavg()
+    s = {name: summarise(r) for name, r in records.items()}
+    trl, same = s["trl"], s["same_work"]
+
+    def speedup(name: str, key: str) -> float | None:
+        return trl[key] / s[name][key] if s[name][key] and trl[key] else None
+
+    result = {
+        "problems": B, "rollouts_per_problem": G, "new_tokens": NEW_TOKENS, "steps_timed": steps,
+        "threads": torch.get_num_threads(), "lr": LR, "lr_schedule": "constant, no warm-up (both trainers)",
+        "interleaved": True, "loadavg_before": list(load_before), "loadavg_after": list(load_after),
+        "trl_s_per_step_median": trl["s_per_step_median"],
+        "fastslow_same_work_as_trl_s_per_step_median": same["s_per_step_median"],
+        "fastslow_same_work_unshared_prefix_s_per_step_median": s["same_work_unshared_prefix"]["s_per_step_median"],
+        "fastslow_s_per_step_median": s["kl_log"]["s_per_step_median"],
+        "fastslow_drop_zero_variance_s_per_step_median": s["default"]["s_per_step_median"],
+        "trl_s_per_trained_token_median": trl["s_per_trained_token_median"],
+        "fastslow_same_work_as_trl_s_per_trained_token_median": same["s_per_trained_token_median"],
+        "speedup_vs_trl_same_work": speedup("same_work", "s_per_step_median"),
+        "speedup_vs_trl_same_work_per_trained_token": speedup("same_work", "s_per_trained_token_median"),
+        "speedup_vs_trl_same_work_unshared_prefix": speedup("same_work_unshared_prefix", "s_per_step_median"),
+        "speedup_vs_trl_same_work_unshared_prefix_per_trained_token":
+            speedup("same_work_unshared_prefix", "s_per_trained_token_median"),
+        "speedup_vs_trl": speedup("kl_log", "s_per_step_median"),
+        "speedup_vs_trl_with_zero_variance_drop": speedup("default", "s_per_step_median"),
+        "shared_prefix_speedup_same_work": (s["same_work_unshared_prefix"]["s_per_step_median"]
+                                            / same["s_per_step_median"]),
+        "shared_prefix_learner_speedup_same_work": (
+            _learner_s(s["same_work_unshared_prefix"]) / _learner_s(same)),
+        # paired: the median over rounds of one round's ratio (the steps of a round ran back to back, so a load
+        # swing on the shared machine cancels out of it)
+        "paired_speedup_vs_trl_same_work": paired(records["trl"], records["same_work"], _seconds),
+        "paired_speedup_vs_trl_same_work_per_trained_token": paired(records["trl"], records["same_work"],
+                                                                    _per_token),
+        "paired_shared_prefix_speedup_same_work": paired(records["same_work_unshared_prefix"],
+                                                         records["same_work"], _seconds),
+        "paired_shared_prefix_learner_speedup_same_work": paired(records["same_work_unshared_prefix"],
+                                                                 records["same_work"], _learner_record_s),
+        "variants": s,
+    }
+    if engine_trl is not None:
+        med = statistics.median
+        result.update({
+            "engine_trl_1_process_s_per_step_median": med(engine_trl),
+            "engine_trl_overhead_vs_trl": med(engine_trl) / trl["s_per_step_median"],
+            "engine_trl_vs_fastslow_same_work": med(engine_trl) / same["s_per_step_median"],
+            "engine_trl_s_per_step": engine_trl, "engine_trl_interleaved": False,
+        })
+    return result
+
+
+def paired(slow: list[dict], fast: list[dict], measure) -> float | None:
+    """Median over the timed rounds of ``measure(slow step) / measure(fast step)``."""
+    ratios = [measure(a) / measure(b) for a, b in zip(slow[1:], fast[1:]) if measure(a) and measure(b)]
+    return statistics.median(ratios) if ratios else None
+
+
+def _seconds(record: dict) -> float:
+    return record["seconds"]
+
+
+def _per_token(record: dict) -> float | None:
+    return record["seconds"] / record["trained_tokens"] if record["trained_tokens"] else None
+
+
+def _learner_record_s(record: dict) -> float:
+    b = record["breakdown"]
+    return b["learner_forward"] + b["learner_ref_forward"] + b["learner_backward"] + b["optimizer"]
+
+
+def _learner_s(summary: dict) -> float:
+    """Median seconds of the learner's share of a step: forward, reference forward, backward, optimizer."""
+    b = summary["breakdown_s_median"]
+    return b["learner_forward"] + b["learner_ref_forward"] + b["learner_backward"] + b["optimizer"]
 
 
 __all__ = ["run"]

@@ -75,3 +75,145 @@ def run(model, tokenizer, repeats: int = 7, new_tokens: int = 32, task_name: str
         "speedup_per_pair_median": statistics.median(t / o for t, o in zip(theirs, ours)),
         "fastslow_time_shares": where_time_goes(sampler, prompts, params),
     }
+
+
+# ---- backends compared: HFSampler vs vLLM vs model.generate (``fst bench sampler --backend ...``) --------------
+BACKENDS = ("hf", "vllm", "generate")
+
+
+def _fixed_length(sampler) -> None:
+    """Make a sampler ignore EOS, so every backend generates exactly ``new_tokens`` per completion (equal work)."""
+    sampler.eos_id = -1  # HFSampler: no token has id -1 (VLLMSampler: ignore_eos, the model's own EOS too)
+    if hasattr(sampler, "ignore_eos"):
+        sampler.ignore_eos = True
+
+
+def _generate_fixed(model, tokenizer, prompts, new_tokens: int, seed: int) -> float:
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    with torch.no_grad():
+        model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=new_tokens,
+                       min_new_tokens=new_tokens, pad_token_id=tokenizer.pad_token_id)
+    return time.perf_counter() - start
+
+
+def load_average() -> list[float]:
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def compare_backends(model: str = "base", backends=BACKENDS, repeats: int = 3, new_tokens: int = 128,
+                     problems: int = 8, samples: int = 8, task_name: str = "tidy", seed: int = 0,
+                     vllm_dtype: str = "fp32", kv_cache_gib: float = 2.0) -> dict:
+    """Completions per second of each backend on the same ``problems x samples`` prompts, every completion exactly
+    ``new_tokens`` long (EOS ignored), temperature 1; the backends run back to back within each repeat (one warm-up
+    call each first), so machine load hits them alike. All use this process's torch threads."""
+    from fastslow.model.base import load_model
+    from fastslow.model.loading import resolve_source
+
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        raise ValueError(f"unknown backend(s) {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
+    policy, tokenizer = load_model(model)
+    task = load_task(task_name)
+    prompts = [task.render(p, task.seed_prompt) for p in task.problems("val", problems) for _ in range(samples)]
+    samplers, info = {}, {}
+    if "hf" in backends:
+        samplers["hf"] = HFSampler(policy, tokenizer)
+        _fixed_length(samplers["hf"])
+    if "vllm" in backends:
+        from fastslow.sampling.vllm import VLLMSampler
+
+        prompt_len = max(len(samplers.get("hf", HFSampler(policy, tokenizer)).encode(m)) for m in prompts)
+        start = time.perf_counter()
+        samplers["vllm"] = VLLMSampler(resolve_source(model)[0], tokenizer, dtype=vllm_dtype,
+                                       max_model_len=prompt_len + new_tokens, kv_cache_gib=kv_cache_gib, seed=seed)
+        info["vllm_engine_start_s"] = time.perf_counter() - start
+        info["vllm_dtype"] = vllm_dtype
+        _fixed_length(samplers["vllm"])
+
+    def timed(name: str, r: int, tokens: int) -> float:
+        if name == "generate":
+            return _generate_fixed(policy, tokenizer, prompts, tokens, seed + r)
+        start = time.perf_counter()
+        out = samplers[name].sample(prompts, SamplingParams(temperature=1.0, max_new_tokens=tokens, seed=seed + r))
+        elapsed = time.perf_counter() - start
+        lengths = {len(c.token_ids) for row in out for c in row}
+        if lengths != {tokens}:
+            raise RuntimeError(f"{name}: completions of lengths {sorted(lengths)}, expected {tokens} each")
+        return elapsed
+
+    for name in backends:  # warm-up (allocations, oneDNN kernels, prefix caches) on a short call
+        timed(name, -1, 8)
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    loads = [load_average()]
+    for r in range(repeats):
+        for name in backends:
+            times[name].append(timed(name, r, new_tokens))
+        loads.append(load_average())
+    n = len(prompts)
+    result = {"model": model, "batch": n, "new_tokens": new_tokens, "repeats": repeats,
+              "torch_threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count(),
+              "load_average_1_5_15": loads, "seconds": times, **info}
+    for name in backends:
+        result[f"{name}_seconds_median"] = statistics.median(times[name])
+        result[f"{name}_completions_per_s"] = n / statistics.median(times[name])
+    if "vllm" in backends and "hf" in backends:
+        result["vllm_over_hf"] = result["hf_seconds_median"] / result["vllm_seconds_median"]
+    if "hf" in backends and "generate" in backends:
+        result["hf_over_generate"] = result["generate_seconds_median"] / result["hf_seconds_median"]
+    for name in samplers:
+        if hasattr(samplers[name], "close"):
+            samplers[name].close()
+    return result
+
+
+def rl_step_times(model: str = "base", backends=("hf", "vllm"), steps: int = 2, new_tokens: int = 128,
+                  problems: int = 8, group_size: int = 8, out_dir: str | None = None) -> dict:
+    """Seconds per RL step (rollouts + scoring + CISPO step + weight sync) with each generation backend: the same
+    run config, one warm-up step then ``steps`` timed steps per backend, backends one after the other."""
+    import tempfile
+
+    from fastslow.config import parse_config
+    from fastslow.trainer import Trainer
+
+    result: dict = {"model": model, "problems_per_step": problems, "group_size": group_size,
+                    "max_new_tokens": new_tokens, "steps": steps, "torch_threads": torch.get_num_threads()}
+    for backend in backends:
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            cfg = parse_config({
+                "mode": "rl", "model": model, "output_dir": tmp, "steps": steps + 1, "seed": 0,
+                "task": {"name": "tidy", "partial_credit": True},
+                "rollout": {"backend": backend, "problems_per_step": problems, "group_size": group_size,
+                            "max_new_tokens": new_tokens, "vllm": {"kv_cache_gib": 2.0}},
+                "learner": {"lr": 1e-6, "warmup_steps": 0, "drop_zero_variance": False, "log_kl": False},
+                "eval": {"problems": 4, "kl_problems": 0}, "threads": torch.get_num_threads()})
+            start = time.perf_counter()
+            trainer = Trainer(cfg)
+            setup = time.perf_counter() - start
+            records = []
+            loads = [load_average()]
+            for _ in range(steps + 1):
+                start = time.perf_counter()
+                m = trainer.rl_step()
+                m["time_step"] = time.perf_counter() - start
+                trainer.step += 1
+                records.append(m)
+                loads.append(load_average())
+            timed = records[1:]
+            med = lambda key: statistics.median(r.get(key, 0.0) for r in timed)  # noqa: E731
+            result[backend] = {"setup_s": setup, "s_per_step_median": med("time_step"),
+                               "generation_s_median": med("time_generation"),
+                               "learning_s_median": med("time_learning"),
+                               "weight_sync_s_median": med("time_weight_sync"),
+                               "ratio_mean": [r.get("ratio_mean") for r in timed],
+                               "load_average_1_5_15": loads}
+            if hasattr(trainer.sampler, "close"):
+                trainer.sampler.close()
+            del trainer
+    if "hf" in backends and "vllm" in backends:
+        result["hf_over_vllm_step"] = result["hf"]["s_per_step_median"] / result["vllm"]["s_per_step_median"]
+    return result

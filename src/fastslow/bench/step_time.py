@@ -1,14 +1,30 @@
-"""``fst bench step-time``: wall-clock per RL step for rl, fst without rollout reuse and fst with reuse.
+"""``fst bench step-time``: wall-clock per RL step for rl, fst without rollout reuse and fst with reuse, and where
+an FST step's time goes.
 
-The three runs share the task, seed, batch (8 problems x 8 rollouts), K=4, T=6 and GEPA budget, and run one
-after the other in the same process. Per-step time excludes the GEPA rounds (as the paper's App. D figure does);
-the amortised figure adds them back. Also reports the fraction of RL rollouts served from the GEPA cache.
+All arms use the ``fst demo`` settings (``experiments.suite`` standard profile: task cipher, B=8, G=8, K=4, T=6,
+anchor 16, budget 64, the offline reflector at noise 0.5) and run one after the other in the same process, so
+their ratios are comparable on a shared machine. Two sets of arms:
+
+* ``same_work``: zero-variance groups are kept (``learner.drop_zero_variance: false``), so every arm trains on
+  all B x G rollouts of every step: the learner does the same work and the differences are FST's own costs;
+* ``defaults``: the shipped defaults (zero-variance groups dropped). On the demo task RL from the seed prompt has
+  almost no signal, so its learner mostly skips and the rl arm is cheap for that reason alone.
+
+Per-step time excludes the GEPA rounds (as the paper's App. D figure does); the amortised figure adds them back.
+Both are also given per trained token (completion tokens in the learner's batches). ``profile`` splits each arm's
+time into phases by wrapping the trainer's parts (``StepProfile``): nothing in the training code is changed.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import statistics
 import tempfile
+import time
+import types
+from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -16,32 +32,291 @@ import torch
 from fastslow.config import parse_config
 from fastslow.trainer import Trainer
 
+ARMS = (("rl", "rl", False), ("fst_no_reuse", "fst", False), ("fst_reuse", "fst", True))
 
-def run(model: str = "base", steps: int = 18, task: str = "tidy", seed: int = 0) -> dict:
-    results = {"task": task, "steps": steps, "threads": torch.get_num_threads()}
+
+class StepProfile:
+    """Seconds per phase, split by context ("rl": inside RL steps, "gepa": inside GEPA rounds).
+
+    Phases: generation (sampler calls), scoring (the verifier), learner_forward (policy log-probs),
+    reference_forward (the frozen base model's log-probs for the KL log), backward, optimizer (clip, step),
+    learner_other (packing, loss, metrics), reflection (the reflector), gepa_bookkeeping (the rest of a round:
+    the ``gepa`` engine, state saves, ranking), rl_other (the rest of an RL step: grouping, advantages, logging).
+    Wrapping is by instance attribute or module global, so it measures the code as it is."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.context = "rl"
+        self.active = False  # inside this trainer's step, round or evaluation (module-level wraps are shared)
+        self._undo: list = []
+
+    @contextmanager
+    def _timed(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[self.context][phase] += time.perf_counter() - start
+
+    def _wrap(self, owner, name: str, phase, context: str | None = None) -> None:
+        """Time ``owner.name`` under ``phase`` (a name, or a function of the call's arguments)."""
+        original = getattr(owner, name, None)
+        if original is None:
+            return
+        profile = self
+
+        shared = isinstance(owner, types.ModuleType)  # several arms' profiles wrap the same module global
+
+        @functools.wraps(original)  # keeps the signature visible (e.g. the sampler's per-row ``seeds``)
+        def wrapper(*args, **kwargs):
+            if shared and not profile.active:  # another arm's call
+                return original(*args, **kwargs)
+            previous, was_active = profile.context, profile.active
+            if context is not None:
+                profile.context, profile.active = context, True
+            try:
+                with profile._timed(phase(*args, **kwargs) if callable(phase) else phase):
+                    return original(*args, **kwargs)
+            finally:
+                profile.context, profile.active = previous, was_active
+
+        had = name in vars(owner) if hasattr(owner, "__dict__") else False
+        setattr(owner, name, wrapper)
+        self._undo.append((owner, name, original, had))
+
+    def install(self) -> StepProfile:
+        import fastslow.rl.learner as learner_mod
+        import fastslow.rl.rollouts as rollouts_mod
+
+        t, learner = self.trainer, self.trainer.learner
+        self._wrap(t, "gepa_round", "total", context="gepa")
+        self._wrap(t, "rl_step", "total", context="rl")
+        self._wrap(t, "evaluate", "total", context="eval")
+        self._wrap(t.sampler, "sample", "generation")
+        self._wrap(rollouts_mod, "safe_score", "scoring")
+        if hasattr(learner, "timings"):  # the learner times its own parts: read them after every step
+            self._wrap_learner_step(learner)
+        else:
+            ref = learner.ref_model
+            self._wrap(learner_mod, "completion_logits",
+                       lambda model, *a, **k: "reference_forward" if model is ref else "learner_forward")
+            self._wrap(learner.accelerator, "backward", "backward")
+            self._wrap(learner.accelerator, "clip_grad_norm_", "optimizer")
+            self._wrap(learner.optimizer, "step", "optimizer")
+            self._wrap(learner, "step", "learner_total")
+        if t.reflector is not None:
+            self._wrap(t.reflector, "propose", "reflection")
+        return self
+
+    def _wrap_learner_step(self, learner) -> None:
+        names = {"forward": "learner_forward", "ref_forward": "reference_forward", "backward": "backward",
+                 "optimizer": "optimizer"}
+        profile = self
+
+        def after(groups, *args, **kwargs):
+            learner.timings = {}
+            metrics = original(groups, *args, **kwargs)
+            for key, value in learner.timings.items():
+                profile.seconds[profile.context][names.get(key, key)] += value
+            return metrics
+
+        original = learner.step
+        learner.step = after
+        self._undo.append((learner, "step", original, False))
+        self._wrap(learner, "step", "learner_total")
+
+    def remove(self) -> None:
+        for owner, name, original, had in reversed(self._undo):
+            if had or not hasattr(owner, "__dict__"):
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        self._undo.clear()
+
+    def breakdown(self, steps: int) -> dict[str, dict[str, float]]:
+        """Seconds per RL step for each phase (GEPA phases amortised over the run's steps)."""
+        out = {}
+        for context, s in self.seconds.items():
+            s = dict(s)
+            known = {k: v for k, v in s.items() if k not in ("total", "learner_total")}
+            if context == "eval":
+                continue
+            if context == "rl":
+                learner_parts = sum(known.get(k, 0.0) for k in ("learner_forward", "reference_forward", "backward",
+                                                                 "optimizer"))
+                known["learner_other"] = s.get("learner_total", 0.0) - learner_parts
+                known["rl_other"] = s.get("total", 0.0) - s.get("learner_total", 0.0) - known.get("generation", 0.0) \
+                    - known.get("scoring", 0.0)
+            else:
+                known["gepa_bookkeeping"] = s.get("total", 0.0) - sum(known.values())
+            known["total"] = s.get("total", 0.0)
+            out[context] = {k: v / steps for k, v in sorted(known.items())}
+        return out
+
+
+def demo_config(name: str, mode: str, reuse: bool, drop_zero_variance: bool, out: Path, steps: int, model: str,
+                seed: int) -> dict:
+    from fastslow.experiments.suite import PROFILES, run_config
+
+    data = run_config(PROFILES["standard"], mode, seed, out / name, steps, model=model)
+    data["population"]["reuse_rollouts"] = reuse
+    data["learner"]["drop_zero_variance"] = drop_zero_variance
+    data["eval"] = {"every": 10_000, "problems": 8, "kl_problems": 0}
+    data["threads"] = torch.get_num_threads()
+    return data
+
+
+class Arm:
+    """One training run of the benchmark, driven step by step (Algorithm 1 as ``Trainer.run`` does it, without the
+    evaluations and checkpoints) so that the arms can be interleaved."""
+
+    def __init__(self, name: str, data: dict, batched_rounds: bool = True):
+        self.name, self.batched_rounds = name, batched_rounds
+        self.trainer = Trainer(parse_config(data))
+        self.profile = StepProfile(self.trainer).install()
+        self.steps: list[dict] = []
+        self.rounds: list[dict] = []
+
+    def step(self) -> None:
+        t, T = self.trainer, self.trainer.cfg.population.cycle_steps
+        if t.step % T == 0 and t.cfg.mode == "fst":
+            with _rounds_batched(self.batched_rounds):
+                self.rounds.append(t.gepa_round(cycle=t.step // T))
+        start = time.perf_counter()
+        metrics = t.rl_step()
+        t.step += 1
+        metrics["time_step"] = time.perf_counter() - start
+        self.steps.append({**metrics, **t.counts})
+
+    def close(self) -> None:
+        self.profile.remove()
+        self.trainer.logger.close()
+
+    def result(self) -> dict:
+        train, rounds = self.steps, self.rounds
+        gepa = sum(h["time_gepa"] for h in rounds)
+        per_step = [h["time_step"] for h in train]
+        tokens = sum(h.get("tokens", 0.0) for h in train)
+        last = train[-1]
+        out = {
+            "s_per_step_median": statistics.median(per_step),
+            "s_per_step_mean": statistics.mean(per_step),
+            "s_per_step_amortised_with_gepa": (sum(per_step) + gepa) / len(per_step),
+            "trained_tokens_per_step": tokens / len(per_step),
+            "ms_per_trained_token": 1e3 * sum(per_step) / max(1.0, tokens),
+            "ms_per_trained_token_amortised_with_gepa": 1e3 * (sum(per_step) + gepa) / max(1.0, tokens),
+            "generation_s_median": statistics.median(h.get("time_generation", 0.0) for h in train),
+            "reused_frac": last["reused_rollouts"] / max(1, last["reused_rollouts"] + last["rl_rollouts"]),
+            "zero_variance_frac": statistics.mean(h["zero_variance_frac"] for h in train),
+            "gepa_seconds": gepa,
+            "gepa_rounds": len(rounds),
+            "gepa_rollouts_handed_to_gepa": last["gepa_metric_calls"] + last["gepa_rescore_calls"],
+            "train_reward_mean": statistics.mean(h["reward_mean"] for h in train),
+            "populations": [r["population"] for r in rounds],
+        }
+        for key in ("gepa_generated", "gepa_sampler_calls", "speculative_unused"):
+            if rounds and key in rounds[0]:
+                out[key] = sum(h[key] for h in rounds)
+        out["profile_s_per_step"] = self.profile.breakdown(len(per_step))
+        return out
+
+
+@contextmanager
+def _rounds_batched(batched: bool):
+    """Run the trainer's GEPA round with batched evaluation on (the default) or off (the reference path: gepa
+    evaluates one (candidate, problems) pair per sampler call, as before issue 12)."""
+    import fastslow.fastweights.gepa_round as module
+
+    original = module.gepa_round
+    if not batched:
+        module.gepa_round = functools.partial(original, batched=False, speculate=False)
+    try:
+        yield
+    finally:
+        module.gepa_round = original
+
+
+def round_speed(trainer: Trainer, reps: int = 3) -> dict:
+    """GEPA round seconds, batched vs one pair per call, alternating on the same policy, population and lookahead
+    (the arm's state at the end of its run): item 1's effect apart from the rest of the step. A fresh reflector per
+    round keeps the decisions identical (checked: same candidates)."""
+    from fastslow.fastweights.gepa_round import gepa_round
+    from fastslow.fastweights.reflectors.factory import build_reflector
+
+    cfg, P = trainer.cfg, trainer.cfg.population
+    anchor = [p for batch in trainer.stream.peek(P.cycle_steps) for p in batch][: P.anchor_size]
+    times: dict[str, list[float]] = {"batched": [], "one_pair_per_call": []}
+    results = {}
+    for _ in range(reps):
+        for name, batched in (("batched", True), ("one_pair_per_call", False)):
+            reflector = build_reflector(P.reflector, cfg.seed, P.max_prompt_chars)
+            start = time.perf_counter()
+            r = gepa_round(trainer.sampler, trainer.task, reflector, anchor, trainer.population, P.budget,
+                           trainer.K, trainer.rollout_params(5), cycle=99, seed=cfg.seed,
+                           minibatch_size=P.minibatch_size, max_prompt_chars=P.max_prompt_chars, fill=P.fill,
+                           acceptance=P.acceptance, front_rule=P.front, batched=batched, speculate=batched)
+            times[name].append(time.perf_counter() - start)
+            results[name] = r
+    a, b = results["batched"], results["one_pair_per_call"]
+    return {"s_per_round_median": {k: statistics.median(v) for k, v in times.items()},
+            "speedup": statistics.median(times["one_pair_per_call"]) / statistics.median(times["batched"]),
+            "sampler_calls": {"batched": a.sampler_calls, "one_pair_per_call": b.sampler_calls},
+            "rollouts_generated": {"batched": a.generated, "one_pair_per_call": b.generated},
+            "same_decisions": a.candidates == b.candidates and a.candidate_scores == b.candidate_scores,
+            "reps": reps}
+
+
+ARM_SETS = {
+    "same_work": False,  # drop_zero_variance
+    "defaults": True,
+}
+
+
+def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ...] = ("same_work", "defaults"),
+        unbatched: bool = True) -> dict:
+    """All arms of all sets advance one step at a time, in rotating order, so a change of load on the (shared)
+    machine hits every arm alike; ratios are taken within a set."""
+    results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed,
+                     "threads": torch.get_num_threads(), "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, mode, reuse in (("rl", "rl", False), ("fst_no_reuse", "fst", False), ("fst_reuse", "fst", True)):
-            cfg = parse_config({
-                "mode": mode, "model": model, "seed": seed, "output_dir": str(Path(tmp) / name), "steps": steps,
-                "task": {"id": task}, "learner": {"lr": 5e-4},
-                "population": {"size": 4, "cycle_steps": 6, "anchor_size": 16, "budget": 64, "reuse_rollouts": reuse},
-                "eval": {"every": 10_000, "problems": 8, "kl_problems": 0}, "checkpoint": {"every": 10_000},
-            })
-            history = Trainer(cfg).run(progress=False)
-            train = [h for h in history if h["kind"] == "train"]
-            gepa = sum(h["time_gepa"] for h in history if h["kind"] == "gepa")
-            per_step = [h["time_step"] for h in train]
-            results[name] = {
-                "s_per_step_median": statistics.median(per_step),
-                "s_per_step_mean": statistics.mean(per_step),
-                "s_per_step_amortised_with_gepa": (sum(per_step) + gepa) / len(per_step),
-                "generation_s_median": statistics.median(h.get("time_generation", 0.0) for h in train),
-                "reused_frac": train[-1]["reused_rollouts"] / max(1, train[-1]["reused_rollouts"]
-                                                                   + train[-1]["rl_rollouts"]),
-                "gepa_seconds": gepa,
+        arms: dict[tuple[str, str], Arm] = {}
+        for arm_set in sets:
+            drop = ARM_SETS[arm_set]
+            specs = [(name, mode, reuse, True) for name, mode, reuse in ARMS]
+            if unbatched:
+                specs += [(f"{name}_unbatched_rounds", mode, reuse, False) for name, mode, reuse in ARMS
+                          if mode == "fst"]
+            for name, mode, reuse, batched in specs:
+                data = demo_config(f"{arm_set}-{name}", mode, reuse, drop, Path(tmp), steps, model, seed)
+                arms[(arm_set, name)] = Arm(name, data, batched)
+        order = list(arms)
+        for i in range(steps):
+            for key in order[i % len(order):] + order[: i % len(order)]:
+                arms[key].step()
+        for arm in reversed(list(arms.values())):  # last wrapped, first unwrapped (shared module globals)
+            arm.close()
+        if ("same_work", "fst_reuse") in arms:
+            results["gepa_round_alone"] = round_speed(arms[("same_work", "fst_reuse")].trainer)
+        for arm_set in sets:
+            out = {name: arm.result() for (s_, name), arm in arms.items() if s_ == arm_set}
+            rl = out["rl"]
+            out["ratios_to_rl"] = {
+                k: {"per_step": out[k]["s_per_step_median"] / rl["s_per_step_median"],
+                    "amortised": out[k]["s_per_step_amortised_with_gepa"] / rl["s_per_step_amortised_with_gepa"],
+                    "per_token_amortised": out[k]["ms_per_trained_token_amortised_with_gepa"]
+                    / rl["ms_per_trained_token_amortised_with_gepa"]}
+                for k in out if k != "rl"}
+            gen = lambda k: out[k]["profile_s_per_step"]["rl"].get("generation", 0.0)  # noqa: E731
+            out["reuse_saving"] = {
+                "generation_s_per_step_measured": gen("fst_no_reuse") - gen("fst_reuse"),
+                # reused rollouts x the no-reuse arm's generation seconds per live rollout (same batch shape)
+                "generation_s_per_step_expected": out["fst_reuse"]["reused_frac"] * gen("fst_no_reuse"),
             }
-    rl = results["rl"]["s_per_step_median"]
-    results["ratios_to_rl"] = {k: results[k]["s_per_step_median"] / rl for k in ("fst_no_reuse", "fst_reuse")}
-    results["reuse_speedup"] = (results["fst_no_reuse"]["s_per_step_median"]
-                                / results["fst_reuse"]["s_per_step_median"])
+            if unbatched:
+                out["batched_rounds_speedup"] = {
+                    k: out[f"{k}_unbatched_rounds"]["gepa_seconds"] / max(1e-9, out[k]["gepa_seconds"])
+                    for k in ("fst_no_reuse", "fst_reuse")}
+            results[arm_set] = out
+    results["load_average_after"] = list(os.getloadavg())
     return results

@@ -96,20 +96,46 @@ def sampler(results: Path) -> str:
 
 def rl_step(results: Path) -> str:
     d = _load(results, "bench-rl-step.json")
-    trl = d["trl_s_per_step_median"]
-    rows = [["TRL `GRPOTrainer`", f"{trl:.3f}", "1x"]]
-    for label, key in (("fastslow, exactly TRL's work (zero-variance groups kept, no KL log)",
-                        "fastslow_same_work_as_trl_s_per_step_median"),
-                       ("fastslow + per-step KL log (one extra forward of the frozen base model)",
-                        "fastslow_s_per_step_median"),
-                       ("fastslow default step (KL log, zero-variance groups dropped, as ScaleRL)",
-                        "fastslow_drop_zero_variance_s_per_step_median")):
-        rows.append([label, f"{d[key]:.3f}", f"{trl / d[key]:.2f}x"])
+    v = d["variants"]
+    trl = v["trl"]
+
+    def row(label: str, s: dict) -> list:
+        tok = s["s_per_trained_token_median"]
+        per_tok = f"{trl['s_per_trained_token_median'] / tok:.2f}x" if tok else "n/a"
+        return [label, f"{s['s_per_step_median']:.3f}", f"{trl['s_per_step_median'] / s['s_per_step_median']:.2f}x",
+                f"{s['generated_tokens_per_step_median']:.0f} / {s['trained_tokens_per_step_median']:.0f}",
+                f"{1000 * tok:.2f}" if tok else "n/a", per_tok]
+
+    rows = [row("TRL `GRPOTrainer`", trl)]
+    for label, key in (("**fastslow, exactly TRL's work** (zero-variance groups kept, no KL log)", "same_work"),
+                       ("fastslow, same work, shared-prefix learning off", "same_work_unshared_prefix"),
+                       ("fastslow + per-step KL log (one extra forward of the frozen base model)", "kl_log"),
+                       ("fastslow default step (KL log, zero-variance groups dropped, as ScaleRL)", "default")):
+        rows.append(row(label, v[key]))
     if "engine_trl_1_process_s_per_step_median" in d:
-        v = d["engine_trl_1_process_s_per_step_median"]
-        rows.append(["`engine: trl`, 1 process (FST on TRL's trainer, fastslow's sampler)", f"{v:.3f}",
-                     f"{trl / v:.2f}x"])
-    return _table(["", "s / step", "vs TRL"], rows)
+        e = d["engine_trl_1_process_s_per_step_median"]
+        rows.append(["`engine: trl`, 1 process (FST on TRL's trainer, fastslow's sampler; run after, not "
+                     "interleaved)", f"{e:.3f}", f"{trl['s_per_step_median'] / e:.2f}x", "n/a", "n/a", "n/a"])
+    table = _table(["", "s / step", "vs TRL (step)", "tokens generated / trained per step",
+                    "ms / trained token", "vs TRL (token)"], rows)
+    parts = ["generation", "scoring", "learner_forward", "learner_ref_forward", "learner_backward", "optimizer",
+             "other"]
+    runs = (("TRL `GRPOTrainer`", trl), ("fastslow same work, shared prefix off (before)",
+                                         v["same_work_unshared_prefix"]),
+            ("fastslow same work, shared prefix on (after)", v["same_work"]))
+    breakdown = _table(["median s per step", *[p.replace("_", " ") for p in parts], "step"],
+                       [[label, *[f"{s['breakdown_s_median'][p]:.3f}" for p in parts],
+                         f"{s['s_per_step_median']:.3f}"] for label, s in runs])
+    load = ", ".join(f"{x:.1f}" for x in d["loadavg_before"])
+    return (table + f"\nMedians of {d['steps_timed']} timed steps per trainer after one warm-up, interleaved step by "
+            f"step in one run; learning rate {d['lr']:g}, {d['lr_schedule']}; {d['threads']} thread; load average "
+            f"before the run {load} (1/5/15 min). Paired (median over rounds of each round's ratio, which cancels load "
+            f"swings): fastslow on TRL's work is {d['paired_speedup_vs_trl_same_work']:.2f}x TRL per step and "
+            f"{d['paired_speedup_vs_trl_same_work_per_trained_token']:.2f}x per trained token. Shared-prefix learning "
+            f"makes the learner's share of a step {d['shared_prefix_learner_speedup_same_work']:.2f}x faster (paired "
+            f"{d['paired_shared_prefix_learner_speedup_same_work']:.2f}x) and the whole step "
+            f"{d['shared_prefix_speedup_same_work']:.2f}x (paired {d['paired_shared_prefix_speedup_same_work']:.2f}x)."
+            f"\n\n" + breakdown)
 
 
 def real_model(results: Path) -> str:
@@ -154,7 +180,25 @@ def acceptance_rl(results: Path) -> str:
         if step % 20:
             continue
         rows.append([step] + [f"{d[s]['curve'][i][1]:.3f} / {d[s]['curve'][i][2]:.2f}" for s in seeds])
-    return _table(["step"] + [f"{s.replace('seed', 'seed ')} mean@4 / KL" for s in seeds], rows)
+    first = [d[s]["curve"][0][1] for s in seeds]
+    last = [d[s]["curve"][-1][1] for s in seeds]
+    secs = [d[s]["seconds"] for s in seeds]
+    pct = lambda v: f"{100 * v:.0f} %"  # noqa: E731
+    return _table(["step"] + [f"{s.replace('seed', 'seed ')} mean@4 / KL" for s in seeds], rows) + (
+        f"\nEach run took {_range(secs, lambda v: f'{v:.0f}')} s (target <= 20 min). RL alone lifts mean@4 from "
+        f"{_range(first, pct)} to {_range(last, pct)}.\n")
+
+
+def device_check(results: Path) -> str:
+    d = _load(results, "device-check-h200.json")
+    s = d["sampler"]
+    return (f"On a lent {d['device']} (torch {d['torch']}) the same `Trainer` ran rl and fst for 12 steps through "
+            f"accelerate: median RL step {d['rl']['median_step_s']:.2f} s (rl) and {d['fst']['median_step_s']:.2f} s "
+            f"(fst); fst's validation mean@4 went {d['fst']['val'][0][1]:.2f} -> {d['fst']['val'][-1][1]:.2f} and "
+            f"rl's {d['rl']['val'][0][1]:.2f} -> {d['rl']['val'][-1][1]:.2f}. The sampler benchmark of section 2 "
+            f"there: `HFSampler` {s['fastslow_completions_per_s']:.0f} completions/s vs `model.generate` "
+            f"{s['generate_completions_per_s']:.0f} ({s['speedup_median_ratio']:.2f}x; at this model size the GPU is "
+            f"launch-bound).\n")
 
 
 def acceptance_gepa(results: Path) -> str:
@@ -180,13 +224,71 @@ def acceptance_gepa(results: Path) -> str:
 
 def step_time(results: Path) -> str:
     d = _load(results, "bench-step-time.json")
+    labels = (("rl", "rl"), ("fst_no_reuse", "fst, no reuse"), ("fst_reuse", "fst, reuse"),
+              ("fst_no_reuse_unbatched_rounds", "fst, no reuse, GEPA one pair per call (before)"),
+              ("fst_reuse_unbatched_rounds", "fst, reuse, GEPA one pair per call (before)"))
+    x = lambda v: f" ({v:.2f}x rl)"  # noqa: E731
+    out = []
+    for arm_set, title in (("same_work", "Same trained work (zero-variance groups kept in every arm)"),
+                           ("defaults", "Defaults (zero-variance groups dropped)")):
+        arms, rows = d[arm_set], []
+        for key, label in labels:
+            if key not in arms:
+                continue
+            v, r = arms[key], arms["ratios_to_rl"].get(key)
+            rounds = max(1, v["gepa_rounds"])
+            trains = v["trained_tokens_per_step"] >= 1
+            ratio = x(r["per_token_amortised"]) if r and arms["rl"]["trained_tokens_per_step"] >= 1 else ""
+            rows.append([label, f"{v['s_per_step_median']:.3f}" + (x(r["per_step"]) if r else ""),
+                         f"{v['s_per_step_amortised_with_gepa']:.3f}" + (x(r["amortised"]) if r else ""),
+                         f"{v['trained_tokens_per_step']:.0f}",
+                         f"{v['ms_per_trained_token_amortised_with_gepa']:.2f}{ratio}" if trains
+                         else "n/a (no token trained)",
+                         "-" if key == "rl" else f"{v['gepa_seconds'] / rounds:.2f}",
+                         "-" if key == "rl" else f"{v.get('gepa_sampler_calls', 0) / rounds:.1f}",
+                         "-" if key == "rl" else _pct(v["reused_frac"])])
+        out.append(f"**{title}**\n\n" + _table(
+            ["", "s / step (median)", "s / step amortised with GEPA", "trained tokens / step",
+             "ms / trained token, amortised", "GEPA s / round", "sampler calls / round", "RL rollouts reused"],
+            rows))
+    phases = (("generation", "rl"), ("scoring", "rl"), ("learner_forward", "rl"), ("reference_forward", "rl"),
+              ("backward", "rl"), ("optimizer", "rl"), ("learner_other", "rl"), ("rl_other", "rl"),
+              ("generation", "gepa"), ("reflection", "gepa"), ("gepa_bookkeeping", "gepa"))
     rows = []
-    for key, label in (("rl", "rl"), ("fst_no_reuse", "fst, no reuse"), ("fst_reuse", "fst, reuse")):
-        v = d[key]
-        ratio = "" if key == "rl" else f" ({d['ratios_to_rl'][key]:.2f}x rl)"
-        rows.append([label, f"{v['s_per_step_median']:.3f}{ratio}", f"{v['s_per_step_amortised_with_gepa']:.3f}",
-                     f"{v['generation_s_median']:.3f}", "-" if key == "rl" else _pct(v["reused_frac"])])
-    return _table(["", "s / step (median)", "amortised with GEPA", "generation s / step", "rollouts reused"], rows)
+    for key, label in labels:
+        prof = d["same_work"][key]["profile_s_per_step"]
+        cells = [f"{prof.get(ctx, {}).get(ph, 0.0):.3f}" for ph, ctx in phases]
+        total = sum(prof.get(ctx, {}).get("total", 0.0) for ctx in ("rl", "gepa"))
+        rows.append([label, *cells, f"{total:.3f}"])
+    head = [f"{'GEPA ' if ctx == 'gepa' else ''}{ph.replace('gepa_', '').replace('_', ' ')}" for ph, ctx in phases]
+    out.append("**Where the time goes** (same trained work; seconds per RL step, GEPA rounds amortised over the "
+               "steps)\n\n" + _table(["", *head, "total"], rows))
+    save = d["same_work"]["reuse_saving"]
+    speed = d["same_work"].get("batched_rounds_speedup", {})
+    load = ", ".join(f"{v:.1f}" for v in d["load_average_before"])
+    out.append(f"{d['steps']} RL steps per arm, all arms interleaved step by step in one process on {d['threads']} "
+               f"thread (load average before the run {load}, 1/5/15 min). Reuse saves "
+               f"{save['generation_s_per_step_measured']:.3f} s of generation per step measured "
+               f"({save['generation_s_per_step_expected']:.3f} s expected from the reused share); batched GEPA rounds "
+               + ", ".join(f"{v:.2f}x ({k.replace('_', ' ')})" for k, v in speed.items())
+               + " faster than one pair per call (whole runs, so noisy).")
+    alone = d.get("gepa_round_alone")
+    if alone:
+        t, c, g = alone["s_per_round_median"], alone["sampler_calls"], alone["rollouts_generated"]
+        out[-1] += (f" A GEPA round alone (the fst-reuse arm's final policy and population, alternating, median of "
+                    f"{alone['reps']}): {t['batched']:.2f} s batched vs {t['one_pair_per_call']:.2f} s one pair per "
+                    f"call ({alone['speedup']:.2f}x), {c['batched']} vs {c['one_pair_per_call']} sampler calls for "
+                    f"{g['batched']} vs {g['one_pair_per_call']} sampled rollouts, same decisions: "
+                    f"{'yes' if alone['same_decisions'] else 'no'}.")
+    ratios = d["same_work"]["ratios_to_rl"]
+    verdicts = []
+    for key, label, target in (("fst_reuse", "FST with reuse", 1.0), ("fst_no_reuse", "FST without reuse", 1.3)):
+        r = ratios[key]
+        verdicts.append(f"{label} <= {target:.1f}x RL: {r['amortised']:.2f}x per step "
+                        f"({'met' if r['amortised'] <= target else 'not met'}), {r['per_token_amortised']:.2f}x per "
+                        f"trained token ({'met' if r['per_token_amortised'] <= target else 'not met'})")
+    out[-1] += "\n\n**Targets** (same trained work, amortised with GEPA rounds): " + "; ".join(verdicts) + ".\n"
+    return "\n".join(out)
 
 
 def feedback(results: Path) -> str:
@@ -349,13 +451,38 @@ def readme_findings(results: Path) -> str:
     return " ".join(parts) + "\n"
 
 
+def sampler_backends(results: Path) -> str:
+    """``fst bench sampler --backend hf --backend vllm --backend generate`` on SmolLM2 and the shipped model."""
+    rows, steps = [], []
+    for label, name in (("SmolLM2-135M-Instruct", "smollm2"), ("shipped base model (1.7M)", "base")):
+        d = _load(results, f"bench-sampler-vllm-{name}.json")
+        load = d["load_average_1_5_15"][-1][0]
+        rows.append([label, f"{d['hf_completions_per_s']:.2f}", f"{d['vllm_completions_per_s']:.2f}",
+                     f"{d['generate_completions_per_s']:.2f}", f"**{d['vllm_over_hf']:.2f}x**",
+                     f"{d['torch_threads']} / {load:.1f}"])
+        if "rl_step" in d:
+            r = d["rl_step"]
+            shape = f"{r['problems_per_step']} x {r['group_size']} rollouts x {r['max_new_tokens']} tokens"
+            for backend in ("hf", "vllm"):
+                b = r[backend]
+                steps.append([f"{label}, {shape}", f"`{backend}`", f"{b['s_per_step_median']:.1f}",
+                              f"{b['generation_s_median']:.1f}", f"{b['learning_s_median']:.1f}",
+                              f"{b['weight_sync_s_median']:.2f}"])
+    table = _table(["model (64 completions x 128 tokens, fp32)", "`HFSampler` / s", "vLLM / s",
+                    "`model.generate` / s", "vLLM / `HFSampler`", "threads / load"], rows)
+    if steps:
+        table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step", "generation s",
+                                "learner s", "weight sync s"], steps)
+    return table
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "base-model-facts": base_model_facts, "base-model": base_model, "sampler": sampler, "rl-step": rl_step,
     "acceptance-rl": acceptance_rl,
     "acceptance-gepa": acceptance_gepa, "step-time": step_time, "feedback": feedback,
     "demo-setting": demo_setting, "demo-claims": demo_claims, "demo-details": demo_details,
     "demo-fill": demo_fill, "reflector-sweep": reflector_sweep, "readme-findings": readme_findings,
-    "real-model": real_model, "trl-gpu": trl_gpu,
+    "real-model": real_model, "trl-gpu": trl_gpu, "sampler-backends": sampler_backends, "device-check": device_check,
 }
 
 

@@ -1,4 +1,6 @@
-"""Per-round rollout capture: every rollout a GEPA round evaluates, keyed by (problem id, prompt).
+"""Per-round rollout capture: every rollout a GEPA round hands to GEPA, keyed by (problem id, prompt), each once (a
+repeated evaluation is served from the adapter's store, not sampled or cached again, so a group never gets the
+same sample twice).
 
 The slow loop may claim these for the matching slots of its RL groups (rollout reuse, paper App. F). Entries carry
 the cycle that produced them, and the cache is cleared when the next round starts, so a reused sample is never

@@ -13,9 +13,15 @@ round(policy, anchor problems, population, budget) -> new population:
      reports what was really used).
   3. Return the top-K of the Pareto front over per-anchor-problem scores (``population.top_k``; with
      ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front and the oldest leads).
-Every rollout evaluated in steps 1-2 lands in the round's ``RolloutCache`` for reuse by the slow loop. In the other
-direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection minibatches
-of carried prompts, so a parent's traces cost no metric calls.
+Every rollout handed to GEPA in steps 1-2 lands (once) in the round's ``RolloutCache`` for reuse by the slow loop.
+In the other direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection
+minibatches of carried prompts, so a parent's traces cost no metric calls.
+
+Cost (issue 12): step 1 is one sampler call for the whole population, and each GEPA iteration makes at most two
+(the parent's minibatch; the child's minibatch together with its speculative full anchor evaluation), through the
+adapter's ``batch_evaluate`` with per-row seeds (``adapter`` module docstring). The decisions are those of
+evaluating one (candidate, problems) pair per call (``batched=False``, the reference path): same rollouts, same
+scores, same budget accounting; ``generated`` and ``sampler_calls`` report the cost.
 """
 
 from __future__ import annotations
@@ -63,6 +69,9 @@ class RoundResult:
     feedback_served: int  # reflection-minibatch rollouts served from the slow loop's rollouts (no metric calls)
     verifier_errors: int  # rollouts (re-scoring included) whose verifier raised and were scored 0
     cache: RolloutCache = field(repr=False)
+    generated: int = 0  # rollouts actually sampled (each once; speculative anchor rows included)
+    sampler_calls: int = 0  # batched sampler calls the round made
+    speculative_unused: int = 0  # sampled anchor rows of children GEPA rejected (never handed to GEPA)
 
 
 class IterationCap:
@@ -111,7 +120,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                population: Sequence[str], budget: int, k: int, params: SamplingParams, cycle: int = 0,
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
                feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
-               acceptance: str | None = None, front_rule: str | None = None) -> RoundResult:
+               acceptance: str | None = None, front_rule: str | None = None, speculate: bool = True,
+               batched: bool = True) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
@@ -120,7 +130,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
     anchor = list(anchor)
     acceptance = acceptance or ACCEPTANCE
     cache = RolloutCache(cycle)
-    adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle)
+    adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle, anchor=anchor,
+                            speculate=speculate, batched=batched)
     feedback_set = anchor
     if feedback_rollouts:
         for r in feedback_rollouts:
@@ -128,8 +139,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         feedback_set = list({r.problem.id: r.problem for r in feedback_rollouts}.values())
     distinct = list(dict.fromkeys(validate_prompt(p, max_prompt_chars) for p in population))
 
-    # 1. re-score the carried population under the current weights (outside the budget)
-    evaluations = [adapter.evaluate(anchor, {COMPONENT: p}) for p in distinct]
+    # 1. re-score the carried population under the current weights (outside the budget), in one sampler call
+    evaluations = adapter.evaluate_on_anchor(distinct)
     rescore_calls, adapter.metric_calls = adapter.metric_calls, 0
     ids = list(range(len(anchor)))
 
@@ -168,5 +179,6 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
         accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served,
-        verifier_errors=adapter.verifier_errors, cache=cache,
+        verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
+        sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
     )

@@ -3,19 +3,25 @@
 Log-probs are recomputed for the current weights and compared with the *stored behaviour* log-probs, so stale or
 reused rollouts are importance-corrected. A frozen reference model (the base weights) provides the optional
 KL-to-reference penalty (k3) and the per-step KL estimate on the policy's own samples. Gradient accumulation uses
-batch-wide token weights, so the update does not depend on the micro-batch size. The model, optimizer and scheduler
-go through ``accelerate`` so the same code runs on several GPUs (DDP/FSDP/DeepSpeed) without a rewrite.
+batch-wide token weights, so the update does not depend on the micro-batch size. By default each distinct prompt
+runs through the model once per step and its keys/values fan out to its completions (``fastslow.rl.shared_prefix``,
+the same gradient for less compute); ``shared_prefix=False`` runs every rollout's full prompt+completion. The model,
+optimizer and scheduler go through ``accelerate`` so the same code runs on several GPUs (DDP/FSDP/DeepSpeed) without
+a rewrite; the shared-prefix path runs two backward passes per step (completions, then prefixes), which is fine for
+the native engine's single process.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from fastslow.rl import shared_prefix
 from fastslow.rl.batch import completion_logits, gather_logprobs, pack
 from fastslow.rl.losses import cispo_token_loss, clipped_ratio_token_loss, k3_kl, token_weights
 from fastslow.rl.rollouts import ProblemGroup
@@ -36,6 +42,7 @@ class LearnerConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = None  # the paper mentions none
     micro_batch_size: int = 16  # rollouts per forward/backward (grouped by length)
+    shared_prefix: bool = True  # each distinct prompt runs once per step (fastslow.rl.shared_prefix)
     temperature: float = 1.0  # the sampling temperature, so ratios are 1 on fresh on-policy data
     max_completion_len: int | None = None  # Dr.GRPO's constant normaliser (defaults to the batch's longest)
 
@@ -54,6 +61,7 @@ class Learner:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.ref_model = ref_model
         self.steps_done = 0
+        self.timings: dict[str, float] = {}  # the last step's seconds: forward, ref_forward, backward, optimizer
 
     @property
     def policy(self):
@@ -63,6 +71,7 @@ class Learner:
     def step(self, groups: Sequence[ProblemGroup]) -> dict[str, float]:
         """One optimizer step on ``groups`` (advantages already assigned). Returns metrics."""
         cfg = self.config
+        self.timings = {}
         rollouts = [(g_i, r, a) for g_i, g in enumerate(groups) for r, a in zip(g.rollouts, g.advantages)]
         if not rollouts:  # every group had zero reward variance: no update, but the warm-up counts RL steps
             with warnings.catch_warnings():  # torch warns when a scheduler steps before its optimizer ever has
@@ -70,7 +79,6 @@ class Learner:
                 self.scheduler.step()
             self.steps_done += 1
             return {"skipped": 1.0, "lr": self.scheduler.get_last_lr()[0]}
-        device = self.accelerator.device
         prompts = [r.prompt_ids for _, r, _ in rollouts]
         completions = [r.token_ids for _, r, _ in rollouts]
         width = max(1, max(len(c) for c in completions))
@@ -85,45 +93,20 @@ class Learner:
         weights = token_weights(mask, group_ids, aggregation, cfg.max_completion_len)
 
         self.model.train()
+        self.timings = {"forward": 0.0, "ref_forward": 0.0, "backward": 0.0, "optimizer": 0.0}
         sums = {"loss": 0.0, "entropy": 0.0, "clipped": 0.0, "kl_k3": 0.0, "ratio": 0.0}
         n_tokens = mask.sum().item()
-        # micro-batches of similar length waste little compute on padding; the batch-wide token weights keep the
-        # summed gradient identical to one full-batch step
-        order = sorted(range(len(rollouts)), key=lambda i: (len(prompts[i]) + len(completions[i]), i))
-        for start in range(0, len(order), cfg.micro_batch_size):
-            rows = order[start : start + cfg.micro_batch_size]
-            mb = pack([prompts[i] for i in rows], [completions[i] for i in rows], self.pad_id).to(device)
-            t = mb.mask.shape[1]
-            m = mb.mask.float()
-            logits = completion_logits(self.model, mb, cfg.temperature)
-            logp = gather_logprobs(logits, mb.completion)
-            old, adv = behaviour[rows, :t].to(device), advantages[rows].to(device)
-            if cfg.loss == "cispo":
-                tok_loss, clipped = cispo_token_loss(logp, old, adv, cfg.tau, cfg.cispo_low)
-            elif cfg.loss in ("grpo", "drgrpo"):
-                tok_loss, clipped = clipped_ratio_token_loss(logp, old, adv, cfg.eps_low, cfg.eps_high)
-            else:
-                raise ValueError(f"unknown loss {cfg.loss!r}; expected cispo, grpo or drgrpo")
-            if self.ref_model is not None:
-                with torch.no_grad():
-                    ref_logp = gather_logprobs(completion_logits(self.ref_model, mb, cfg.temperature),
-                                               mb.completion)
-                kl = k3_kl(logp, ref_logp)
-                sums["kl_k3"] += (kl.detach() * m).sum().item()
-                if cfg.kl_coef:
-                    tok_loss = tok_loss + cfg.kl_coef * kl
-            loss = (tok_loss * weights[rows, :t].to(device)).sum()
-            self.accelerator.backward(loss)
-            with torch.no_grad():
-                entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
-                sums["loss"] += loss.item()
-                sums["entropy"] += (entropy * m).sum().item()
-                sums["clipped"] += (clipped.float() * m).sum().item()
-                sums["ratio"] += (torch.exp(logp.detach() - old) * m).sum().item()
+        tensors = (behaviour, advantages, weights)
+        if cfg.shared_prefix and shared_prefix.supported(self.model):
+            self._shared_prefix_passes(prompts, completions, tensors, sums)
+        else:
+            self._unshared_passes(prompts, completions, tensors, sums)
+        clock = time.perf_counter()
         grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or math.inf)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self.timings["optimizer"] += time.perf_counter() - clock
         self.steps_done += 1
         metrics = {
             "loss": sums["loss"], "grad_norm": float(grad_norm), "entropy": sums["entropy"] / n_tokens,
@@ -134,3 +117,89 @@ class Learner:
         if self.ref_model is None:  # no reference model: no KL was measured, so none is reported
             del metrics["kl_k3"]
         return metrics
+
+    def _unshared_passes(self, prompts, completions, tensors, sums) -> None:
+        """Micro-batches of whole prompt+completion rows, grouped by total length (little compute on padding)."""
+        cfg, device = self.config, self.accelerator.device
+        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]) + len(completions[i]), i))
+        for start in range(0, len(order), cfg.micro_batch_size):
+            rows = order[start : start + cfg.micro_batch_size]
+            mb = pack([prompts[i] for i in rows], [completions[i] for i in rows], self.pad_id).to(device)
+            clock = time.perf_counter()
+            logits = completion_logits(self.model, mb, cfg.temperature)
+            self.timings["forward"] += time.perf_counter() - clock
+            ref_logits = None
+            if self.ref_model is not None:
+                clock = time.perf_counter()
+                with torch.no_grad():
+                    ref_logits = completion_logits(self.ref_model, mb, cfg.temperature)
+                self.timings["ref_forward"] += time.perf_counter() - clock
+            self._micro_batch(rows, logits, ref_logits, mb.completion, mb.mask.float(), tensors, sums)
+
+    def _shared_prefix_passes(self, prompts, completions, tensors, sums) -> None:
+        """Each distinct prompt runs once (``fastslow.rl.shared_prefix``); micro-batches hold completions only,
+        grouped by completion length, on top of their prompts' fanned-out KV cache."""
+        cfg, device = self.config, self.accelerator.device
+        distinct, index = shared_prefix.distinct_prompts(prompts)
+        index = index.to(device)
+        clock = time.perf_counter()
+        prefix = shared_prefix.PrefixPass(self.model, distinct, self.pad_id, device, grad=True)
+        self.timings["forward"] += time.perf_counter() - clock
+        ref_prefix = None
+        if self.ref_model is not None:
+            clock = time.perf_counter()
+            ref_prefix = shared_prefix.PrefixPass(self.ref_model, distinct, self.pad_id, device, grad=False)
+            self.timings["ref_forward"] += time.perf_counter() - clock
+        order = sorted(range(len(prompts)), key=lambda i: (len(completions[i]), i))
+        for start in range(0, len(order), cfg.micro_batch_size):
+            rows = order[start : start + cfg.micro_batch_size]
+            width = max(1, max(len(completions[i]) for i in rows))
+            completion = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+            m = torch.zeros((len(rows), width))
+            for j, i in enumerate(rows):
+                completion[j, : len(completions[i])] = torch.tensor(list(completions[i]), dtype=torch.long)
+                m[j, : len(completions[i])] = 1
+            completion, m, idx = completion.to(device), m.to(device), index[rows]
+            clock = time.perf_counter()
+            logits = prefix.completion_logits(self.model, idx, completion, m, cfg.temperature)
+            self.timings["forward"] += time.perf_counter() - clock
+            ref_logits = None
+            if ref_prefix is not None:
+                clock = time.perf_counter()
+                with torch.no_grad():
+                    ref_logits = ref_prefix.completion_logits(self.ref_model, idx, completion, m, cfg.temperature)
+                self.timings["ref_forward"] += time.perf_counter() - clock
+            self._micro_batch(rows, logits, ref_logits, completion, m, tensors, sums)
+        clock = time.perf_counter()
+        prefix.backward()
+        self.timings["backward"] += time.perf_counter() - clock
+
+    def _micro_batch(self, rows, logits, ref_logits, completion, m, tensors, sums) -> None:
+        """The loss of one micro-batch (its share of the batch loss, by the batch-wide token weights), backward,
+        and the metric sums."""
+        cfg, device = self.config, self.accelerator.device
+        behaviour, advantages, weights = tensors
+        t = completion.shape[1]
+        logp = gather_logprobs(logits, completion)
+        old, adv = behaviour[rows, :t].to(device), advantages[rows].to(device)
+        if cfg.loss == "cispo":
+            tok_loss, clipped = cispo_token_loss(logp, old, adv, cfg.tau, cfg.cispo_low)
+        elif cfg.loss in ("grpo", "drgrpo"):
+            tok_loss, clipped = clipped_ratio_token_loss(logp, old, adv, cfg.eps_low, cfg.eps_high)
+        else:
+            raise ValueError(f"unknown loss {cfg.loss!r}; expected cispo, grpo or drgrpo")
+        if ref_logits is not None:
+            kl = k3_kl(logp, gather_logprobs(ref_logits, completion))
+            sums["kl_k3"] += (kl.detach() * m).sum().item()
+            if cfg.kl_coef:
+                tok_loss = tok_loss + cfg.kl_coef * kl
+        loss = (tok_loss * weights[rows, :t].to(device)).sum()
+        clock = time.perf_counter()
+        self.accelerator.backward(loss)
+        self.timings["backward"] += time.perf_counter() - clock
+        with torch.no_grad():
+            entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
+            sums["loss"] += loss.item()
+            sums["entropy"] += (entropy * m).sum().item()
+            sums["clipped"] += (clipped.float() * m).sum().item()
+            sums["ratio"] += (torch.exp(logp.detach() - old) * m).sum().item()

@@ -11,6 +11,7 @@ importance ratio of exactly 1 for on-policy data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
@@ -31,6 +32,42 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     drop_sorted = cum - sorted_logits.softmax(-1) >= top_p
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
     return logits.masked_fill(drop, float("-inf"))
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A bijective 32-bit integer mixer (lowbias32) on int64 tensors holding values in [0, 2^32). Products may wrap
+    past 2^63; the mask keeps their exact low 32 bits, so the result is the same on every device."""
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
+
+
+def row_keys(seeds: Sequence[int], n: int, device=None) -> torch.Tensor:
+    """Two 32-bit noise keys per sampled row: sample ``j`` of prompt ``i`` gets keys derived from ``(seeds[i], j)``
+    alone, so its draw does not depend on the other rows of the call. Shape [len(seeds) * n, 2]."""
+    keys = []
+    for seed in seeds:
+        for j in range(n):
+            digest = hashlib.blake2b(f"{int(seed)}/{j}".encode(), digest_size=8).digest()
+            keys.append((int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:], "little")))
+    return torch.tensor(keys, dtype=torch.long, device=device).reshape(-1, 2)
+
+
+def row_exponentials(keys: torch.Tensor, t: int, vocab: int) -> torch.Tensor:
+    """Standard exponential noise for decoding step ``t``, one row per key pair: a counter-based hash of
+    (row keys, t, token id), so a row's noise is a function of its own seed and position only (a batched call and
+    one call per row draw the same noise; the logits agree up to floating-point differences between batch shapes,
+    which in practice leaves the sampled tokens identical, see tests/test_sampler.py)."""
+    step = _mix32((keys[:, 0] + t * 0x9E3779B9) & _M32)
+    ids = torch.arange(vocab, device=keys.device, dtype=torch.long)
+    h = _mix32(_mix32((step[:, None] + ids[None, :] * 0x85EBCA6B) & _M32) ^ keys[:, 1:2])
+    u = ((h >> 8).to(torch.float32) + 0.5) * (1.0 / (1 << 24))  # uniform on (0, 1), 24 bits
+    return -torch.log(u)
 
 
 class HFDecoder:
@@ -76,24 +113,34 @@ class HFSampler:
                                                   **self.chat_template_kwargs)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
+    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1,
+               seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        """``seeds`` (optional, one per prompt): per-row seeding. Sample ``j`` of prompt ``i`` then depends only on
+        (its prompt, ``seeds[i]``, ``j``, the weights), not on the other prompts of the call, so callers can batch
+        freely and still get the draws a call per prompt would give. Without it, ``params.seed`` seeds the call."""
         encoded = [self.encode(m) for m in prompts]
-        return self.sample_ids(encoded, params, n)
+        return self.sample_ids(encoded, params, n, seeds=seeds)
 
-    def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1
-                   ) -> list[list[Completion]]:
-        generator = None
+    def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,
+                   seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        generator = keys = None
         device = next(self.model.parameters()).device
-        if params.seed is not None:
+        if seeds is not None:
+            if len(seeds) != len(prompt_ids):
+                raise ValueError(f"{len(seeds)} seeds for {len(prompt_ids)} prompts")
+            keys = row_keys(seeds, n, device)
+        elif params.seed is not None:
             generator = torch.Generator(device=device).manual_seed(params.seed)
         flat = [ids for ids in prompt_ids for _ in range(n)]
         results: list[Completion] = []
         for start in range(0, len(flat), self.batch_size):
-            results += self._generate(flat[start : start + self.batch_size], params, generator)
+            chunk = None if keys is None else keys[start : start + self.batch_size]
+            results += self._generate(flat[start : start + self.batch_size], params, generator, chunk)
         return [results[i * n : (i + 1) * n] for i in range(len(prompt_ids))]
 
     @torch.no_grad()
-    def _generate(self, prompts: list[list[int]], params: SamplingParams, generator) -> list[Completion]:
+    def _generate(self, prompts: list[list[int]], params: SamplingParams, generator, keys=None
+                  ) -> list[Completion]:
         device = next(self.model.parameters()).device
         # Prefill each distinct prompt once, then fan its KV cache out to its samples (prefix sharing).
         unique: dict[tuple[int, ...], int] = {}
@@ -119,7 +166,7 @@ class HFSampler:
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         next_pos = positions[:, -1] + 1
         for t in range(params.max_new_tokens):
-            token, logp = self._pick(logits, params, generator)
+            token, logp = self._pick(logits, params, generator, None if keys is None else keys[alive], t)
             tokens[alive, t] = token
             logps[alive, t] = logp
             lengths[alive] += 1
@@ -148,7 +195,8 @@ class HFSampler:
         return completions
 
     @staticmethod
-    def _pick(logits: torch.Tensor, params: SamplingParams, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pick(logits: torch.Tensor, params: SamplingParams, generator, keys: torch.Tensor | None = None,
+              t: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         if params.temperature == 0:  # greedy; behaviour log-probs are those of the untempered model
             logp_all = logits.log_softmax(-1)
             token = logits.argmax(-1)
@@ -158,6 +206,9 @@ class HFSampler:
             probs = top_p_filter(scaled, params.top_p).softmax(-1)
             # Exponential race (Gumbel-max in another guise): an exact draw from ``probs``, much cheaper than
             # torch.multinomial for small batches.
-            race = torch.empty_like(probs).exponential_(generator=generator)
+            if keys is None:
+                race = torch.empty_like(probs).exponential_(generator=generator)
+            else:  # per-row noise (see ``row_exponentials``)
+                race = row_exponentials(keys, t, probs.shape[-1])
             token = (probs / race).argmax(-1)
         return token, logp_all.gather(-1, token[:, None]).squeeze(-1)
