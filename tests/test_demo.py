@@ -9,9 +9,9 @@ from fastslow.cli import app
 
 def test_demo_quick_writes_the_report_with_figures_a_broken_loop_would_miss(tmp_path):
     """The quick profile (cipher, seed 0, two GEPA rounds) end to end. Besides the files, the figures it produces
-    must fall in ranges that only a working loop reaches: the declared setting holds; GEPA writes the rule into the prompt
-    (base+evolved far above base+seed); RL alone has no signal on cipher and stays at zero; FST ends well above
-    RL; FST's weights moved (KL > 0) but RL's did not; the base model still follows stated instructions."""
+    must fall in ranges that only a working loop reaches: the declared setting holds; GEPA writes the rule into the
+    prompt (base+evolved far above base+seed); RL alone has no signal on cipher and stays at zero; FST ends well
+    above RL; FST's weights moved (KL > 0) but RL's did not; the base model still follows stated instructions."""
     result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report.json").read_text())

