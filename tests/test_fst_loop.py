@@ -4,21 +4,10 @@ rollout reuse confined to its own cycle; the same loop runs rl and gepa modes.""
 import pytest
 
 from fastslow.config import parse_config
-from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples
 from fastslow.rl import rollouts as rollouts_module
 from fastslow.trainer import Trainer
+from helpers import HintReflector
 
-
-class HintReflector:
-    name = "hint"
-
-    def __init__(self):
-        self.stats = ReflectorStats()
-
-    def propose(self, current, examples):
-        check_examples(current, examples)
-        self.stats.calls += 1
-        return f"{current} Hint {self.stats.calls}."
 
 
 def config(model_dir, out, mode="fst", **population):

@@ -27,8 +27,11 @@ def groups_for(model, tok, population, group_size=6, problems=3, max_new_tokens=
 
 
 def loss_and_grads(model, tok, groups, ref=None, **cfg):
-    """One learner step's metrics and the gradients the optimizer saw (the step itself runs at lr ~ 0)."""
+    """One learner step's metrics and the gradients the optimizer saw (the step itself runs at lr ~ 0). ``ref``: a
+    reference model, or a function building one from the policy's copy (LoRA's adapter-disabled reference)."""
     m = copy.deepcopy(model)
+    if callable(ref) and not isinstance(ref, torch.nn.Module):
+        ref = ref(m)
     learner = Learner(m, LearnerConfig(lr=1e-12, warmup_steps=0, **cfg), ref_model=ref, pad_id=tok.pad_token_id)
     grads, step = {}, learner.optimizer.step
 
@@ -125,18 +128,8 @@ def test_shared_prefix_on_a_lora_model(base_model):
 def _lora_step(policy, tok, groups, shared):
     from fastslow.model.lora import build_reference
 
-    m = copy.deepcopy(policy)
-    learner = Learner(m, LearnerConfig(lr=1e-12, warmup_steps=0, kl_coef=0.5, micro_batch_size=3,
-                                       shared_prefix=shared), ref_model=build_reference(m, "copy"),
-                      pad_id=tok.pad_token_id)
-    grads, step = {}, learner.optimizer.step
-
-    def recording_step(*a, **k):
-        grads.update({n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None})
-        return step(*a, **k)
-
-    learner.optimizer.step = recording_step
-    return learner.step(groups), grads
+    return loss_and_grads(policy, tok, groups, ref=lambda m: build_reference(m, "copy"), kl_coef=0.5,
+                          micro_batch_size=3, shared_prefix=shared)
 
 
 def test_gradient_checkpointing_falls_back_to_the_unshared_path(tiny):

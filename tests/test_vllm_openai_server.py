@@ -14,12 +14,12 @@ import torch
 pytest.importorskip("vllm")
 
 from fastslow.fastweights.gepa_round import gepa_round  # noqa: E402
-from fastslow.fastweights.reflectors.base import ReflectorStats, check_examples  # noqa: E402
 from fastslow.model.base import SHIPPED_BASE, load_model  # noqa: E402
 from fastslow.rl.batch import completion_logits, gather_logprobs, pack  # noqa: E402
 from fastslow.rulebook import get_task  # noqa: E402
 from fastslow.sampling import SamplingParams  # noqa: E402
 from fastslow.sampling.openai import OpenAISampler  # noqa: E402
+from helpers import HintReflector  # noqa: E402
 
 
 def free_port() -> int:
@@ -59,16 +59,6 @@ def server(tmp_path_factory):
         proc.kill()
 
 
-class HintReflector:
-    name = "hint"
-
-    def __init__(self):
-        self.stats = ReflectorStats()
-
-    def propose(self, current, examples):
-        check_examples(current, examples)
-        self.stats.calls += 1
-        return f"{current} Hint {self.stats.calls}."
 
 
 def test_openai_backend_serves_a_gepa_round(server):

@@ -18,14 +18,16 @@ from fastslow.tasks import load_task
 from fastslow.sampling import HFSampler, SamplingParams
 
 
-def _time_generate(model, tokenizer, prompts, new_tokens: int, seed: int) -> float:
+def _time_generate(model, tokenizer, prompts, new_tokens: int, seed: int, fixed_length: bool = False) -> float:
+    """Seconds for one ``model.generate`` call: stop on EOS, or (``fixed_length``) exactly ``new_tokens`` each."""
     texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
     enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    stop = {"min_new_tokens": new_tokens} if fixed_length else {"eos_token_id": tokenizer.eos_token_id}
     torch.manual_seed(seed)
     start = time.perf_counter()
     with torch.no_grad():
         model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=new_tokens,
-                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+                       pad_token_id=tokenizer.pad_token_id, **stop)
     return time.perf_counter() - start
 
 
@@ -88,17 +90,6 @@ def _fixed_length(sampler) -> None:
         sampler.ignore_eos = True
 
 
-def _generate_fixed(model, tokenizer, prompts, new_tokens: int, seed: int) -> float:
-    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    torch.manual_seed(seed)
-    start = time.perf_counter()
-    with torch.no_grad():
-        model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=new_tokens,
-                       min_new_tokens=new_tokens, pad_token_id=tokenizer.pad_token_id)
-    return time.perf_counter() - start
-
-
 def load_average() -> list[float]:
     import os
 
@@ -137,7 +128,7 @@ def compare_backends(model: str = "base", backends=BACKENDS, repeats: int = 3, n
 
     def timed(name: str, r: int, tokens: int) -> float:
         if name == "generate":
-            return _generate_fixed(policy, tokenizer, prompts, tokens, seed + r)
+            return _time_generate(policy, tokenizer, prompts, tokens, seed + r, fixed_length=True)
         start = time.perf_counter()
         out = samplers[name].sample(prompts, SamplingParams(temperature=1.0, max_new_tokens=tokens, seed=seed + r))
         elapsed = time.perf_counter() - start

@@ -51,3 +51,28 @@ class Sampler(Protocol):
     def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
         """``n`` completions for each chat prompt (outer list follows ``prompts``)."""
         ...
+
+
+class ChatSampler:
+    """The front half every backend shares: chat messages rendered with the model's own chat template (plus
+    ``chat_template_kwargs``, e.g. Qwen3's ``enable_thinking``), then sampled as token ids by ``sample_ids``. Token
+    ids, not text, cross the seam, so every backend scores exactly the tokens the learner will see."""
+
+    tokenizer: object
+    chat_template_kwargs: dict
+
+    def encode(self, messages: Messages) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                  **self.chat_template_kwargs)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1,
+               seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        """``seeds`` (optional, one per prompt): per-row seeding. Sample ``j`` of prompt ``i`` then depends only on
+        (its prompt, ``seeds[i]``, ``j``, the weights), not on the other prompts of the call, so callers can batch
+        freely and still get the draws a call per prompt would give. Without it, ``params.seed`` seeds the call."""
+        return self.sample_ids([self.encode(m) for m in prompts], params, n, seeds=seeds)
+
+    def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,
+                   seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        raise NotImplementedError

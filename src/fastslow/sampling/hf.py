@@ -18,9 +18,8 @@ import torch
 from transformers import DynamicCache
 
 from fastslow.sampling import fast_decode
-from fastslow.sampling.base import Completion, SamplingParams
+from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
 from fastslow.sampling.fast_decode import FastDecoder, cache_kwarg
-from fastslow.tasks.base import Messages
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -95,7 +94,7 @@ class HFDecoder:
         return out.logits[:, -1]
 
 
-class HFSampler:
+class HFSampler(ChatSampler):
     """Sampler over a Hugging Face causal LM and its tokenizer (chat template required)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 256, fast: bool | None = None,
@@ -107,19 +106,6 @@ class HFSampler:
         self.batch_size = batch_size
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-    def encode(self, messages: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                                  **self.chat_template_kwargs)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1,
-               seeds: Sequence[int] | None = None) -> list[list[Completion]]:
-        """``seeds`` (optional, one per prompt): per-row seeding. Sample ``j`` of prompt ``i`` then depends only on
-        (its prompt, ``seeds[i]``, ``j``, the weights), not on the other prompts of the call, so callers can batch
-        freely and still get the draws a call per prompt would give. Without it, ``params.seed`` seeds the call."""
-        encoded = [self.encode(m) for m in prompts]
-        return self.sample_ids(encoded, params, n, seeds=seeds)
 
     def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,
                    seeds: Sequence[int] | None = None) -> list[list[Completion]]:

@@ -21,12 +21,11 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from fastslow.sampling.base import Completion, SamplingParams
+from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
 from fastslow.sampling.errors import SamplerError
-from fastslow.tasks.base import Messages
 
 
-class OpenAISampler:
+class OpenAISampler(ChatSampler):
     """Sampler over an OpenAI-compatible ``/completions`` endpoint at ``base_url`` (e.g. ``http://host:8000/v1``)."""
 
     def __init__(self, base_url: str, tokenizer, model: str | None = None, api_key: str | None = None,
@@ -69,16 +68,6 @@ class OpenAISampler:
         return models[0]["id"]
 
     # ---- generation ----------------------------------------------------------------------------------------
-    def encode(self, messages: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                                  **self.chat_template_kwargs)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1,
-               seeds: Sequence[int] | None = None) -> list[list[Completion]]:
-        """``seeds`` (optional, one per prompt) seed each prompt's request instead of ``params.seed``."""
-        return self.sample_ids([self.encode(m) for m in prompts], params, n, seeds=seeds)
-
     def request_body(self, prompt_ids: list[int], params: SamplingParams, n: int, index: int,
                      seeds: Sequence[int] | None = None) -> dict:
         body = {"model": self.model, "prompt": list(prompt_ids), "n": n, "max_tokens": params.max_new_tokens,

