@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -337,6 +338,9 @@ def main() -> None:
     except FastSlowError as err:
         if _is_rank0():  # under accelerate launch every process raises the same error: print it once
             console.print(f"[bold red]error:[/] {err}")
+        else:
+            # the launcher kills the other processes as soon as one exits; give rank 0 the time to say why
+            time.sleep(5)
         sys.exit(2)
 
 
