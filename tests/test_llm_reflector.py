@@ -19,6 +19,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:Items? .* (is|are) using the `R
 
 from fastslow.fastweights.reflectors.base import Reflector  # noqa: E402
 from fastslow.fastweights.reflectors.llm import LLMReflector  # noqa: E402
+from helpers import send_chat_completion, send_json_bytes  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"  # litellm knows its price, so completion_cost is > 0 for a mock answer
 EXAMPLES = [
@@ -226,19 +227,9 @@ class _FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append((self.path, body))
                 if len(outer.requests) <= fail_first:
-                    out, status = b'{"error": {"message": "overloaded"}}', 503
+                    send_json_bytes(self, 503, b'{"error": {"message": "overloaded"}}')
                 else:
-                    status = 200
-                    out = json.dumps({
-                        "id": "x", "object": "chat.completion", "created": 1, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": answer}}],
-                        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                    send_chat_completion(self, 200, body["model"], answer, "x", usage=(7, 3))
 
             def log_message(self, *args):
                 pass

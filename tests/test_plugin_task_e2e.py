@@ -6,7 +6,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -20,6 +19,7 @@ from fastslow.fastweights.reflectors.factory import CountingReflector, build_ref
 from fastslow.metrics import read_jsonl
 from fastslow.plugins import PluginLoadError
 from fastslow.rl import rollouts as rollouts_module
+from helpers import send_chat_completion, user_module
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its price map
 
@@ -151,16 +151,8 @@ class StubLLM:
                 leak = "<|im_end|>" if n == residue_on else ""
                 answer = (f"<think>The outputs are not reversed. Draft:\n```\ndraft {n}\n```\n</think>\n"
                           f"```\nTransform the input. Write the input backwards, edit {n}.{leak}\n```")
-                out = json.dumps({
-                    "id": f"stub-{n}", "object": "chat.completion", "created": 1, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": answer}}],
-                    "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}}).encode()
-                self.send_response(200 if self.path == "/v1/chat/completions" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                send_chat_completion(self, 200 if self.path == "/v1/chat/completions" else 404, body["model"],
+                                     answer, f"stub-{n}", usage=(50, 20))
 
             def log_message(self, *args):
                 pass
@@ -189,22 +181,12 @@ class StubLLM:
 @pytest.fixture
 def task_module(tmp_path, monkeypatch):
     """The user's task module, on sys.path under a unique name; returns that name."""
-    name = f"user_task_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "user_code"
-    folder.mkdir()
-    (folder / f"{name}.py").write_text(TASK_MODULE)
-    monkeypatch.syspath_prepend(str(folder))
-    return name
+    return user_module(tmp_path, monkeypatch, "user_task", TASK_MODULE, "user_code")
 
 
 @pytest.fixture
 def reflector_module(tmp_path, monkeypatch):
-    name = f"user_reflector_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "user_reflectors"
-    folder.mkdir()
-    (folder / f"{name}.py").write_text(REFLECTOR_MODULE)
-    monkeypatch.syspath_prepend(str(folder))
-    return name
+    return user_module(tmp_path, monkeypatch, "user_reflector", REFLECTOR_MODULE, "user_reflectors")
 
 
 @pytest.fixture

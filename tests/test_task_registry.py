@@ -13,6 +13,7 @@ from fastslow.errors import UnknownTaskError
 from fastslow.rulebook import RulebookTask
 from fastslow.tasks import Problem, Score, TaskLoadError, load_task
 from fastslow.trainer import build_tasks, check_reflector_fits
+from helpers import user_module
 
 PLUGIN = '''
 from fastslow.tasks.base import Problem, Score, TaskBase
@@ -80,12 +81,7 @@ def make_broken(path="missing.jsonl"):
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """A plug-in module (unique name) on sys.path; returns its module name."""
-    name = f"plug_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / f"{name}.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(folder))
-    return name
+    return user_module(tmp_path, monkeypatch, "plug", PLUGIN, "plugins")
 
 
 def write_module(tmp_path, monkeypatch, source: str) -> str:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fastslow.errors import FastSlowError
+from fastslow.experiments.catalog import EXPERIMENTS
 
 app = typer.Typer(help="Fast-Slow Training (FST): RL on the weights, GEPA on a population of prompts.",
                   no_args_is_help=True, add_completion=False)
@@ -214,21 +215,17 @@ def demo_cmd(
     console.print(f"report: {out / 'report.html'} ({results['settings']['wall_seconds']:.0f} s)")
 
 
-EXPERIMENT_NAMES = ["data-efficiency", "asymptote", "drift", "forgetting", "plasticity", "continual", "quadrant",
-                    "setting", "reflector-sweep"]
-
-
 @app.command("experiment")
 def experiment_cmd(
-    name: str = typer.Argument(..., help=" | ".join(EXPERIMENT_NAMES)),
+    name: str = typer.Argument(..., help=" | ".join(EXPERIMENTS)),
     quick: bool = typer.Option(False, "--quick", help="the quick profile (one seed, a few steps)"),
     out: Path = typer.Option(Path("runs/demo"), help="output folder; finished training runs in it are reused"),
     seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: the profile's)"),
     threads: int = ThreadsOpt,
 ) -> None:
     """Run one experiment of the demo suite and write OUT/NAME.json (results, summary and verdicts)."""
-    if name not in EXPERIMENT_NAMES:
-        raise typer.BadParameter(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENT_NAMES)}")
+    if name not in EXPERIMENTS:
+        raise typer.BadParameter(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     _setup(threads)
     from fastslow.experiments.suite import Suite
 

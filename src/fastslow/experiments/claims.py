@@ -183,12 +183,15 @@ def fmt(v, pct: bool = False, digits: int = 3) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.{digits}g}"
 
 
-def fmt_ms(ms: dict | None, pct: bool = False, suffix: str = "") -> str:
+def fmt_ms(ms: dict | None, pct: bool = False, suffix: str = "", show_n: bool = True, pct_sep: str = "") -> str:
+    """A ``mean_std`` record as "mean ± std" (in percent with ``pct``), with its seed count unless ``show_n`` is
+    off; "n/a" when there is none."""
     if not ms or ms.get("mean") is None:
         return "n/a"
+    n = f" (n={ms['n']})" if show_n else ""
     if pct:
-        return f"{100 * ms['mean']:.1f} ± {100 * ms['std']:.1f}% (n={ms['n']})"
-    return f"{ms['mean']:.2f} ± {ms['std']:.2f}{suffix} (n={ms['n']})"
+        return f"{100 * ms['mean']:.1f} ± {100 * ms['std']:.1f}{pct_sep}%{n}"
+    return f"{ms['mean']:.2f} ± {ms['std']:.2f}{suffix}{n}"
 
 
 def _final_level(curve, at: float) -> float | None:

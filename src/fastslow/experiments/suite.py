@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fastslow.config import parse_config
+from fastslow.experiments.catalog import EXPERIMENTS
 from fastslow.metrics import read_jsonl
 from fastslow.trainer import Trainer
 
@@ -92,19 +93,12 @@ def run_config(profile: Profile, mode: str, seed: int, out: Path, steps: int, **
                        "reflector": {"kind": "rulebook", "noise": overrides.pop("reflector_noise",
                                                                                 profile.reflector_noise)}},
         "eval": {"every": profile.eval_every, "problems": profile.eval_problems, "kl_problems": 16,
-                 **({"kl_context": "both"} if KL_BOTH else {})},
+                 "kl_context": "both"},
         "checkpoint": {"every": 10_000, "keep": 1},
         **overrides,
     }
 
 
-def _kl_both_supported() -> bool:
-    from fastslow.config import EvalConfig
-
-    return "both" in str(EvalConfig.model_fields["kl_context"].annotation)
-
-
-KL_BOTH = _kl_both_supported()
 
 
 def train(data: dict, progress: bool = False) -> list[dict]:
@@ -178,10 +172,8 @@ class Suite:
         p = self.profile
         arms = [m for m in ("fst", "rl") if (m, p.seeds[0]) in self.runs]
         pts = {m: [kl_points(self.runs[(m, s)]) for s in p.seeds] for m in arms}
-        out = {"points": {m: [sd for sd, _ in v] for m, v in pts.items()}}
-        if KL_BOTH:
-            out["points_deployed"] = {m: [dep for _, dep in v] for m, v in pts.items()}
-        return out
+        return {"points": {m: [sd for sd, _ in v] for m, v in pts.items()},
+                "points_deployed": {m: [dep for _, dep in v] for m, v in pts.items()}}
 
     def setting(self) -> dict:
         """The headline task's criteria (SETTING_CRITERIA), measured on the base model before any training."""
@@ -274,25 +266,12 @@ class Suite:
         bounds = [[i * p.stage_steps, (i + 1) * p.stage_steps] for i in range(n)]
         return {"tasks": list(p.stream), "stage_bounds": bounds, "curves": curves}
 
-    # experiment name -> (sections it needs, in order, and the summary keys that report it)
-    EXPERIMENTS = {
-        "data-efficiency": (("data_efficiency",), ("speedup_to_rl_peak",)),
-        "asymptote": (("data_efficiency",), ("asymptote", "asymptote_fits")),
-        "drift": (("data_efficiency", "drift"), ("kl_reduction_at_matched_reward",)),
-        "forgetting": (("data_efficiency", "forgetting"), ("forgetting",)),
-        "plasticity": (("data_efficiency", "plasticity"), ("plasticity",)),
-        "continual": (("continual",), ("continual",)),
-        "quadrant": (("data_efficiency", "quadrant"), ("quadrant",)),
-        "setting": (("setting",), ()),
-        "reflector-sweep": (("reflector_sweep",), ()),
-    }
-
     def run_one(self, name: str) -> dict:
         """One experiment (and the training runs it builds on; finished runs in ``out`` are reused), written to
         ``out/NAME.json`` with its summary."""
         from fastslow.experiments.report import summarise
 
-        sections, keys = self.EXPERIMENTS[name]
+        sections, keys = EXPERIMENTS[name]
         results: dict = {"settings": asdict(self.profile)}
         started = time.time()
         for section in sections:
@@ -309,7 +288,7 @@ class Suite:
         p = self.profile
         started, cpu = time.time(), time.process_time()
         results: dict = {"settings": {**asdict(p), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                      "kl_contexts": "seed and deployed" if KL_BOTH else "seed"}}
+                                      "kl_contexts": "seed and deployed"}}
         results["setting"] = self.setting()
         results["data_efficiency"] = self.data_efficiency()
         results["drift"] = self.drift()

@@ -39,11 +39,6 @@ from fastslow.tasks.base import Problem, Task
 COMPONENT = "system_prompt"
 
 
-def batch_seed(base: int, problems: Sequence[Problem]) -> int:
-    digest = hashlib.sha256(("|".join(p.id for p in problems) + f"#{base}").encode()).digest()
-    return int.from_bytes(digest[:8], "little") % (2**63)
-
-
 def row_seed(base: int, key: tuple) -> int:
     """The sampling seed of one row: a function of the round's base seed and the row's (purpose, ..., problem)."""
     digest = hashlib.sha256(repr((base, key)).encode()).digest()
