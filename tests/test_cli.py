@@ -39,13 +39,16 @@ def test_eval_base_writes_json(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["eval-base", "--model", "/no/such/model"], "is not a folder"),
     (["eval-base", "--task", "no-such-task"], "unknown task id 'no-such-task'"),
+    (["bench", "sampler", "--backend", "hf", "--dtype", "fp16"], "--dtype 'fp16': choose fp32 or bf16"),
+    (["bench", "sampler", "--backend", "sglang"], "--backend ['sglang']: choose from hf, vllm, generate"),
 ])
 def test_bad_input_is_a_clear_error(monkeypatch, capsys, args, message):
     monkeypatch.setattr("sys.argv", ["fst", *args])
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 2
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
     assert message in " ".join(out.split()) and "Traceback" not in out
 
 

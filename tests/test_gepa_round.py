@@ -321,14 +321,42 @@ def test_speculative_round_makes_the_same_decisions_in_fewer_calls(world, feedba
         fb = [r for g in collect_groups(HFSampler(model, tok), task, task.problems("train", 20)[10:],
                                         population, 2, PARAMS) for r in g.rollouts]
     runs = []
-    for batched, speculate in ((False, False), (True, False), (True, True)):  # one pair per call ... speculative
+    # one pair per call ... batched ... speculative ... speculative looking one iteration ahead
+    for batched, speculate, lookahead in ((False, False, False), (True, False, False), (True, True, False),
+                                          (True, True, True)):
         sampler = CountingSampler(HFSampler(model, tok))
         runs.append((gepa_round(sampler, task, CountingReflector(), anchor, population, budget=40, k=4,
-                                params=PARAMS, speculate=speculate, batched=batched, feedback_rollouts=fb), sampler))
-    (one, one_sampler), (lazy, lazy_sampler), (fast, fast_sampler) = runs
-    for other in (one, lazy):
-        assert fast.candidates == other.candidates and fast.candidate_scores == other.candidate_scores
-        assert fast.population == other.population and fast.metric_calls == other.metric_calls
-        assert fast.cache.added == other.cache.added
-    assert fast.rescore_calls == lazy.rescore_calls == one.rescore_calls == 2 * len(anchor)
+                                params=PARAMS, speculate=speculate, batched=batched, lookahead=lookahead,
+                                feedback_rollouts=fb), sampler))
+    (one, one_sampler), (lazy, lazy_sampler), (fast, fast_sampler), (ahead, ahead_sampler) = runs
+    for other in (one, lazy, fast):
+        assert ahead.candidates == other.candidates and ahead.candidate_scores == other.candidate_scores
+        assert ahead.population == other.population and ahead.metric_calls == other.metric_calls
+        assert ahead.cache.added == other.cache.added
+    assert ahead.rescore_calls == fast.rescore_calls == lazy.rescore_calls == one.rescore_calls == 2 * len(anchor)
     assert fast.sampler_calls == fast_sampler.calls < lazy_sampler.calls < one_sampler.calls
+    if not feedback:  # with feedback rollouts, parents are served from the slow loop's rollouts already
+        assert ahead.sampler_calls == ahead_sampler.calls < fast_sampler.calls
+    assert ahead.generated >= fast.generated
+
+def test_explicit_selection_is_what_gepa_builds_from_the_seed(world, monkeypatch):
+    """The round passes gepa a Pareto selector and an epoch-shuffled minibatch sampler of its own (to look ahead);
+    they share one random stream exactly as ``gepa.optimize`` builds them, so no decision changes."""
+    import fastslow.fastweights.gepa_round as round_mod
+
+    model, tok, task, anchor = world
+    population = ["Transform the input.", "Sort the letters."]
+
+    def run():
+        return gepa_round(HFSampler(model, tok), task, CountingReflector(), anchor, population, budget=40, k=4,
+                          params=PARAMS, lookahead=False, seed=5)
+
+    ours = run()
+    # gepa's own objects: the strategy names, with its default minibatch size (the round's default, 3)
+    monkeypatch.setattr(round_mod, "selection", lambda seed, minibatch_size: ("pareto", "epoch_shuffled"))
+    theirs = run()
+    assert ours.candidates == theirs.candidates and ours.candidate_scores == theirs.candidate_scores
+    assert ours.metric_calls == theirs.metric_calls and len(ours.candidates) > len(population)
+    # the same minibatches were drawn: every rollout handed to GEPA is the same sample
+    handed = lambda r: sorted((k, x.text) for k, v in r.cache.state_dict()["store"].items() for x in v)  # noqa: E731
+    assert handed(ours) == handed(theirs)

@@ -126,3 +126,16 @@ def test_row_noise_draws_from_the_sampling_distribution():
     for tokens in (across_rows, one_row):
         freq = torch.bincount(tokens, minlength=5).float() / len(tokens)
         assert torch.allclose(freq, probs, atol=0.02), freq
+
+
+def test_backend_comparison_runs_every_backend_in_the_asked_dtype():
+    """``fst bench sampler --backend ... --dtype bf16``: every backend generates exactly the asked tokens per
+    completion with weights in that dtype, and the record says which dtype and hardware it ran on."""
+    from fastslow.bench.sampler_throughput import compare_backends
+
+    result = compare_backends("base", backends=("hf", "generate"), repeats=1, new_tokens=4, problems=2, samples=2,
+                              dtype="bf16")
+    assert result["dtype"] == "bf16" and "cores" in result["hardware"]
+    assert result["hf_completions_per_s"] > 0 and result["generate_completions_per_s"] > 0
+    with pytest.raises(ValueError, match="unknown dtype"):
+        compare_backends("base", backends=("hf",), dtype="fp8")

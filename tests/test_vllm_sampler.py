@@ -166,6 +166,29 @@ def test_sleep_mode_on_cpu_is_refused_before_starting_an_engine():
         VLLMSampler(SHIPPED_BASE, tok, enable_sleep_mode=True)
 
 
+@pytest.mark.parametrize("compile_, engine_kwargs, eager", [
+    (None, {}, True),  # CPU default: eager (compiling takes minutes to start)
+    (True, {}, False),
+    (False, {}, True),
+    (True, {"enforce_eager": True}, True),  # engine_kwargs has the last word
+])
+def test_compile_option_reaches_the_engine(monkeypatch, compile_, engine_kwargs, eager):
+    import vllm
+
+    seen = {}
+
+    class FakeLLM:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+
+    monkeypatch.setattr(vllm, "LLM", FakeLLM)
+    _, tok = load_model("base")
+    VLLMSampler(SHIPPED_BASE, tok, dtype="bf16", compile=compile_, engine_kwargs=engine_kwargs)
+    assert seen["enforce_eager"] is eager and seen["dtype"] == "bfloat16"
+    cfg = parse_config({"mode": "rl", "rollout": {"backend": "vllm", "vllm": {"compile": True}}})
+    assert cfg.rollout.vllm.compile is True and parse_config({}).rollout.vllm.compile is None
+
+
 # ---- runs: one engine shared by the trainers of this module ---------------------------------------------------
 def run_config(out, mode, steps, **extra):
     data = {"mode": mode, "model": "base", "output_dir": str(out), "steps": steps, "seed": 1,

@@ -280,17 +280,30 @@ def bench_sampler(
                                                 "EOS ignored)"),
     new_tokens: int = typer.Option(128, help="with --backend: tokens per completion"),
     rl_steps: int = typer.Option(0, help="with --backend: also time this many RL steps per backend (hf, vllm)"),
+    rl_problems: int = typer.Option(4, help="with --rl-steps: problems per RL step (8 rollouts each)"),
+    rl_new_tokens: int = typer.Option(64, help="with --rl-steps: max new tokens per RL rollout"),
+    dtype: str = typer.Option("fp32", help="with --backend: weight dtype of every backend, fp32 | bf16"),
+    vllm_compile: bool = typer.Option(False, "--vllm-compile", help="with --backend vllm: torch.compile the "
+                                      "engine's model (start-up not counted)"),
 ) -> None:
     """Sampler throughput vs plain ``model.generate`` (batch 64 x 32 new tokens), ratio from one run; with
     ``--backend``, completions per second of the named backends on the same prompts (and RL step times)."""
     _setup(threads)
     if backend:
-        from fastslow.bench.sampler_throughput import compare_backends, rl_step_times
+        from fastslow.bench.sampler_throughput import BACKENDS, DTYPES, compare_backends, rl_step_times
 
-        result = compare_backends(model, backends=tuple(backend), repeats=repeats, new_tokens=new_tokens)
+        if dtype not in DTYPES:
+            raise typer.BadParameter(f"--dtype {dtype!r}: choose {' or '.join(DTYPES)}")
+        if set(backend) - set(BACKENDS):
+            raise typer.BadParameter(f"--backend {sorted(set(backend) - set(BACKENDS))}: choose from "
+                                     f"{', '.join(BACKENDS)}")
+
+        result = compare_backends(model, backends=tuple(backend), repeats=repeats, new_tokens=new_tokens,
+                                  dtype=dtype, vllm_compile=vllm_compile)
         if rl_steps:
             result["rl_step"] = rl_step_times(model, tuple(b for b in backend if b != "generate"), rl_steps,
-                                              new_tokens)
+                                              rl_new_tokens, problems=rl_problems)
+        result["command"] = " ".join(["fst", *sys.argv[1:]])
         _emit(result, json_path)
         return
     from fastslow.bench.sampler_throughput import run

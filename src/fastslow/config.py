@@ -130,6 +130,9 @@ class VLLMSection(Section):
                                         "after every weight sync)")
     kv_cache_gib: float = Field(1.0, gt=0, description="CPU only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE, "
                                 "unless that is set)")
+    compile: bool | None = Field(None, description="torch.compile the engine's model (and CUDA graphs on a GPU); "
+                                 "null: vLLM's default on a GPU, eager on CPU (compiling takes minutes to start "
+                                 "there, then decodes faster)")
     engine_kwargs: dict = Field(default_factory=dict, description="extra keyword arguments for vllm.LLM")
 
 

@@ -7,15 +7,16 @@ on the same model, with the same sampling (temperature 1, no top-k/top-p), threa
 
 The trainers are interleaved: TRL's ``on_step_end`` callback runs one step of every fastslow variant (in an order
 that rotates each round) before TRL starts its next step, so load changes on a shared machine hit all of them
-alike. fastslow runs four ways: exactly TRL's work (zero-variance groups kept, no KL log, as TRL with beta=0), the
-same with shared-prefix learning off (the learner's previous path: every rollout's full prompt+completion), with
+alike. fastslow runs five ways: exactly TRL's work (zero-variance groups kept, no KL log, as TRL with beta=0), the
+same with the whole batch in one micro-batch (as TRL runs it; fastslow's default is 16 rollouts), the same with
+shared-prefix learning off (the learner's previous path: every rollout's full prompt+completion), with
 the per-step KL log (one extra forward of the frozen base model), and its default step (KL log, zero-variance
 groups dropped). Each step records the tokens generated and the tokens trained (loss-bearing completion tokens)
 and a time breakdown (generation, scoring, learner forward / backward / optimizer, the rest), so seconds per
 trained token stand next to seconds per step. ``engine trl (1 process)`` is fastslow's TRL integration
 (``fastslow.integrations.trl``) in mode rl doing the same work as plain TRL; it has its own training loop, so it
 runs after the interleaved block (not interleaved). The first step of each is a warm-up and is not counted; the
-figures are medians and ratios of medians.
+figures are medians and ratios of medians. On a GPU every clock read waits for the queued kernels (``sync``).
 """
 
 from __future__ import annotations
@@ -38,20 +39,32 @@ B, G, NEW_TOKENS, LR = 8, 8, 32, 2e-4
 # fastslow variants: name -> learner overrides
 VARIANTS = {
     "same_work": {"drop_zero_variance": False, "log_kl": False},
+    # TRL runs its whole batch (B x G rollouts) through one forward; fastslow's default micro-batch is 16 rollouts
+    "same_work_one_micro_batch": {"drop_zero_variance": False, "log_kl": False, "micro_batch_size": B * G},
     "same_work_unshared_prefix": {"drop_zero_variance": False, "log_kl": False, "shared_prefix": False},
     "kl_log": {"drop_zero_variance": False, "log_kl": True},
     "default": {"drop_zero_variance": True, "log_kl": True},
 }
 
 
+def sync() -> None:
+    """Wait for queued GPU work, so a clock read covers the kernels its code launched (no-op on CPU). Without it a
+    trainer whose step ends with kernels still queued (TRL logs after ``on_step_end``) hands their time to the next
+    one timed."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(record: dict, key: str, fn):
     """``fn`` that adds its wall time to ``record[key]``."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        sync()
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
+            sync()
             record[key] = record.get(key, 0.0) + time.perf_counter() - start
     return wrapper
 
@@ -84,9 +97,11 @@ class FastslowRunner:
     def step(self) -> None:
         self._generated = 0
         self.trainer.learner.timings = {}
+        sync()
         start = time.perf_counter()
         metrics = self.trainer.rl_step()
         self.trainer.step += 1
+        sync()
         seconds = time.perf_counter() - start
         learner = self.trainer.learner.timings if "skipped" not in metrics else {}
         parts = {"generation": metrics.get("time_generation", 0.0), "scoring": metrics.get("time_scoring", 0.0),
@@ -114,7 +129,8 @@ def trl_trainer(model_path: str, steps: int, out: Path, callbacks: list):
         return [task.score(problems[i], c[0]["content"]).reward for i, c in zip(pid, completions)]
 
     args = GRPOConfig(output_dir=str(out), per_device_train_batch_size=B * G, num_generations=G,
-                      max_completion_length=NEW_TOKENS, max_steps=steps, learning_rate=LR, use_cpu=True, bf16=False,
+                      max_completion_length=NEW_TOKENS, max_steps=steps, learning_rate=LR,
+                      use_cpu=not torch.cuda.is_available(), bf16=False,
                       gradient_checkpointing=False, loss_type="cispo", epsilon_high=5.0, beta=0.0,
                       report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True,
                       temperature=1.0, top_p=1.0, top_k=0, shuffle_dataset=False, warmup_steps=0,
@@ -127,15 +143,19 @@ def trl_trainer(model_path: str, steps: int, out: Path, callbacks: list):
 
         def on_step_begin(self, *a, **k):
             current.clear()
+            sync()
             current["start"] = time.perf_counter()
 
         def on_pre_optimizer_step(self, *a, **k):
+            sync()
             current["opt_start"] = time.perf_counter()
 
         def on_optimizer_step(self, *a, **k):
+            sync()
             current["optimizer"] = time.perf_counter() - current["opt_start"]
 
         def on_step_end(self, args, state, control, lr_scheduler=None, **k):
+            sync()
             seconds = time.perf_counter() - current["start"]
             parts = {"generation": current.get("generation", 0.0), "scoring": current.get("scoring", 0.0),
                      "learner_forward": current.get("forward", 0.0), "learner_ref_forward": 0.0,
@@ -206,9 +226,11 @@ def trl_engine_step_times(model_path: str, steps: int, out: Path) -> list[float]
 
     class Clock(TrainerCallback):
         def on_step_begin(self, *a, **k):
+            sync()
             self.start = time.perf_counter()
 
         def on_step_end(self, *a, **k):
+            sync()
             times.append(time.perf_counter() - self.start)
 
     trainer.callback_handler.callbacks.insert(0, Clock())  # its on_step_end runs before the engine's (eval, stats)

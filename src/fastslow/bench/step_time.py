@@ -12,7 +12,8 @@ their ratios are comparable on a shared machine. Two sets of arms:
 
 Per-step time excludes the GEPA rounds (as the paper's App. D figure does); the amortised figure adds them back.
 Both are also given per trained token (completion tokens in the learner's batches). ``profile`` splits each arm's
-time into phases by wrapping the trainer's parts (``StepProfile``): nothing in the training code is changed.
+time into phases by wrapping the trainer's parts (``StepProfile``): nothing in the training code is changed. On a
+GPU every clock read waits for the queued kernels (``rl_step.sync``), so no phase is billed another's kernels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from fastslow.bench.rl_step import sync
 from fastslow.config import parse_config
 from fastslow.trainer import Trainer
 
@@ -53,10 +55,12 @@ class StepProfile:
 
     @contextmanager
     def _timed(self, phase: str):
+        sync()
         start = time.perf_counter()
         try:
             yield
         finally:
+            sync()
             self.seconds[self.context][phase] += time.perf_counter() - start
 
     def _wrap(self, owner, name: str, phase, context: str | None = None) -> None:
@@ -183,9 +187,11 @@ class Arm:
         if t.step % T == 0 and t.cfg.mode == "fst":
             with _rounds_batched(self.batched_rounds):
                 self.rounds.append(t.gepa_round(cycle=t.step // T))
+        sync()
         start = time.perf_counter()
         metrics = t.rl_step()
         t.step += 1
+        sync()
         metrics["time_step"] = time.perf_counter() - start
         self.steps.append({**metrics, **t.counts})
 
@@ -237,33 +243,41 @@ def _rounds_batched(batched: bool):
         module.gepa_round = original
 
 
+ROUND_VARIANTS = {  # GEPA round evaluation paths, newest first
+    "lookahead": {"batched": True, "speculate": True, "lookahead": True},  # the default
+    "batched": {"batched": True, "speculate": True, "lookahead": False},
+    "one_pair_per_call": {"batched": False, "speculate": False, "lookahead": False},  # before issue 12
+}
+
+
 def round_speed(trainer: Trainer, reps: int = 3) -> dict:
-    """GEPA round seconds, batched vs one pair per call, alternating on the same policy, population and lookahead
-    (the arm's state at the end of its run): item 1's effect apart from the rest of the step. A fresh reflector per
-    round keeps the decisions identical (checked: same candidates)."""
+    """GEPA round seconds of each evaluation path (``ROUND_VARIANTS``), alternating on the same policy, population
+    and lookahead (the arm's state at the end of its run): item 1's effect apart from the rest of the step. A fresh
+    reflector per round keeps the decisions identical (checked: same candidates and scores)."""
     from fastslow.fastweights.gepa_round import gepa_round
     from fastslow.fastweights.reflectors.factory import build_reflector
 
     cfg, P = trainer.cfg, trainer.cfg.population
     anchor = [p for batch in trainer.stream.peek(P.cycle_steps) for p in batch][: P.anchor_size]
-    times: dict[str, list[float]] = {"batched": [], "one_pair_per_call": []}
+    times: dict[str, list[float]] = {name: [] for name in ROUND_VARIANTS}
     results = {}
     for _ in range(reps):
-        for name, batched in (("batched", True), ("one_pair_per_call", False)):
+        for name, flags in ROUND_VARIANTS.items():
             reflector = build_reflector(P.reflector, cfg.seed, P.max_prompt_chars)
             start = time.perf_counter()
             r = gepa_round(trainer.sampler, trainer.task, reflector, anchor, trainer.population, P.budget,
                            trainer.K, trainer.rollout_params(5), cycle=99, seed=cfg.seed,
                            minibatch_size=P.minibatch_size, max_prompt_chars=P.max_prompt_chars, fill=P.fill,
-                           acceptance=P.acceptance, front_rule=P.front, batched=batched, speculate=batched)
+                           acceptance=P.acceptance, front_rule=P.front, **flags)
             times[name].append(time.perf_counter() - start)
             results[name] = r
-    a, b = results["batched"], results["one_pair_per_call"]
+    first = results["lookahead"]
     return {"s_per_round_median": {k: statistics.median(v) for k, v in times.items()},
-            "speedup": statistics.median(times["one_pair_per_call"]) / statistics.median(times["batched"]),
-            "sampler_calls": {"batched": a.sampler_calls, "one_pair_per_call": b.sampler_calls},
-            "rollouts_generated": {"batched": a.generated, "one_pair_per_call": b.generated},
-            "same_decisions": a.candidates == b.candidates and a.candidate_scores == b.candidate_scores,
+            "speedup": statistics.median(times["one_pair_per_call"]) / statistics.median(times["lookahead"]),
+            "sampler_calls": {k: r.sampler_calls for k, r in results.items()},
+            "rollouts_generated": {k: r.generated for k, r in results.items()},
+            "same_decisions": all(r.candidates == first.candidates and r.candidate_scores == first.candidate_scores
+                                  for r in results.values()),
             "reps": reps}
 
 
@@ -274,7 +288,7 @@ ARM_SETS = {
 
 
 def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ...] = ("same_work", "defaults"),
-        unbatched: bool = True) -> dict:
+        unbatched: bool = True, round_reps: int = 3) -> dict:
     """All arms of all sets advance one step at a time, in rotating order, so a change of load on the (shared)
     machine hits every arm alike; ratios are taken within a set."""
     results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed,
@@ -284,7 +298,7 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
         for arm_set in sets:
             drop = ARM_SETS[arm_set]
             specs = [(name, mode, reuse, True) for name, mode, reuse in ARMS]
-            if unbatched:
+            if unbatched and arm_set == "same_work":  # the "before" arms: one (candidate, problems) per call
                 specs += [(f"{name}_unbatched_rounds", mode, reuse, False) for name, mode, reuse in ARMS
                           if mode == "fst"]
             for name, mode, reuse, batched in specs:
@@ -297,7 +311,7 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
         for arm in reversed(list(arms.values())):  # last wrapped, first unwrapped (shared module globals)
             arm.close()
         if ("same_work", "fst_reuse") in arms:
-            results["gepa_round_alone"] = round_speed(arms[("same_work", "fst_reuse")].trainer)
+            results["gepa_round_alone"] = round_speed(arms[("same_work", "fst_reuse")].trainer, round_reps)
         for arm_set in sets:
             out = {name: arm.result() for (s_, name), arm in arms.items() if s_ == arm_set}
             rl = out["rl"]
@@ -313,7 +327,7 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
                 # reused rollouts x the no-reuse arm's generation seconds per live rollout (same batch shape)
                 "generation_s_per_step_expected": out["fst_reuse"]["reused_frac"] * gen("fst_no_reuse"),
             }
-            if unbatched:
+            if unbatched and arm_set == "same_work":
                 out["batched_rounds_speedup"] = {
                     k: out[f"{k}_unbatched_rounds"]["gepa_seconds"] / max(1e-9, out[k]["gepa_seconds"])
                     for k in ("fst_no_reuse", "fst_reuse")}

@@ -94,7 +94,22 @@ def sampler(results: Path) -> str:
 
 
 def rl_step(results: Path) -> str:
-    d = _load(results, "bench-rl-step.json")
+    return _rl_step(_load(results, "bench-rl-step.json"))
+
+
+def _on_gpu(d: dict, backend: str = "") -> str:
+    """What a ``bench/gpu_speed.py`` result ran on, as the opening of its block."""
+    return (f"On {d['device']} (torch {d['torch']}; {d['model']}, {d['parameters'] / 1e9:.2f}B parameters, "
+            f"{d['dtype']}{backend}; CUDA synchronised at every clock read):\n\n")
+
+
+def rl_step_gpu(results: Path) -> str:
+    """The same benchmark on a lent GPU (``bench/gpu_speed.py``)."""
+    d = _load(results, "gpu-rl-step-h100.json")
+    return _on_gpu(d) + _rl_step(d)
+
+
+def _rl_step(d: dict) -> str:
     v = d["variants"]
     trl = v["trl"]
 
@@ -107,10 +122,13 @@ def rl_step(results: Path) -> str:
 
     rows = [row("TRL `GRPOTrainer`", trl)]
     for label, key in (("**fastslow, exactly TRL's work** (zero-variance groups kept, no KL log)", "same_work"),
+                       ("fastslow, same work, the whole batch in one micro-batch (as TRL)",
+                        "same_work_one_micro_batch"),
                        ("fastslow, same work, shared-prefix learning off", "same_work_unshared_prefix"),
                        ("fastslow + per-step KL log (one extra forward of the frozen base model)", "kl_log"),
                        ("fastslow default step (KL log, zero-variance groups dropped, as ScaleRL)", "default")):
-        rows.append(row(label, v[key]))
+        if key in v:
+            rows.append(row(label, v[key]))
     if "engine_trl_1_process_s_per_step_median" in d:
         e = d["engine_trl_1_process_s_per_step_median"]
         rows.append(["`engine: trl`, 1 process (FST on TRL's trainer, fastslow's sampler; run after, not "
@@ -127,12 +145,12 @@ def rl_step(results: Path) -> str:
                          f"{s['s_per_step_median']:.3f}"] for label, s in runs])
     load = ", ".join(f"{x:.1f}" for x in d["loadavg_before"])
     return (table + f"\nMedians of {d['steps_timed']} timed steps per trainer after one warm-up, interleaved step by "
-            f"step in one run; learning rate {d['lr']:g}, {d['lr_schedule']}; {d['threads']} thread; load average "
-            f"before the run {load} (1/5/15 min). Paired (median over rounds of each round's ratio, which cancels load "
-            f"swings): fastslow on TRL's work is {d['paired_speedup_vs_trl_same_work']:.2f}x TRL per step and "
-            f"{d['paired_speedup_vs_trl_same_work_per_trained_token']:.2f}x per trained token. Shared-prefix learning "
-            f"makes the learner's share of a step {d['shared_prefix_learner_speedup_same_work']:.2f}x faster (paired "
-            f"{d['paired_shared_prefix_learner_speedup_same_work']:.2f}x) and the whole step "
+            f"step in one run; learning rate {d['lr']:g}, {d['lr_schedule']}; {d['threads']} CPU thread(s); load "
+            f"average before the run {load} (1/5/15 min). Paired (median over rounds of each round's ratio, which "
+            f"cancels load swings): fastslow on TRL's work is {d['paired_speedup_vs_trl_same_work']:.2f}x TRL per step "
+            f"and {d['paired_speedup_vs_trl_same_work_per_trained_token']:.2f}x per trained token. Shared-prefix "
+            f"learning makes the learner's share of a step {d['shared_prefix_learner_speedup_same_work']:.2f}x faster "
+            f"(paired {d['paired_shared_prefix_learner_speedup_same_work']:.2f}x) and the whole step "
             f"{d['shared_prefix_speedup_same_work']:.2f}x (paired {d['paired_shared_prefix_speedup_same_work']:.2f}x)."
             + _goal_2x(d) + "\n\n" + breakdown)
 
@@ -228,7 +246,16 @@ def acceptance_gepa(results: Path) -> str:
 
 
 def step_time(results: Path) -> str:
-    d = _load(results, "bench-step-time.json")
+    return _step_time(_load(results, "bench-step-time.json"))
+
+
+def step_time_gpu(results: Path) -> str:
+    """The same benchmark on a lent GPU (``bench/gpu_speed.py``): the same-work set only."""
+    d = _load(results, "gpu-step-time-h100.json")
+    return _on_gpu(d, ", HF backend") + _step_time(d)
+
+
+def _step_time(d: dict) -> str:
     labels = (("rl", "rl"), ("fst_no_reuse", "fst, no reuse"), ("fst_reuse", "fst, reuse"),
               ("fst_no_reuse_unbatched_rounds", "fst, no reuse, GEPA one pair per call (before)"),
               ("fst_reuse_unbatched_rounds", "fst, reuse, GEPA one pair per call (before)"))
@@ -236,6 +263,8 @@ def step_time(results: Path) -> str:
     out = []
     for arm_set, title in (("same_work", "Same trained work (zero-variance groups kept in every arm)"),
                            ("defaults", "Defaults (zero-variance groups dropped)")):
+        if arm_set not in d:
+            continue
         arms, rows = d[arm_set], []
         for key, label in labels:
             if key not in arms:
@@ -261,6 +290,8 @@ def step_time(results: Path) -> str:
               ("generation", "gepa"), ("reflection", "gepa"), ("gepa_bookkeeping", "gepa"))
     rows = []
     for key, label in labels:
+        if key not in d["same_work"]:
+            continue
         prof = d["same_work"][key]["profile_s_per_step"]
         cells = [f"{prof.get(ctx, {}).get(ph, 0.0):.3f}" for ph, ctx in phases]
         total = sum(prof.get(ctx, {}).get("total", 0.0) for ctx in ("rl", "gepa"))
@@ -272,18 +303,20 @@ def step_time(results: Path) -> str:
     speed = d["same_work"].get("batched_rounds_speedup", {})
     load = ", ".join(f"{v:.1f}" for v in d["load_average_before"])
     out.append(f"{d['steps']} RL steps per arm, all arms interleaved step by step in one process on {d['threads']} "
-               f"thread (load average before the run {load}, 1/5/15 min). Reuse saves "
+               f"CPU thread(s) (load average before the run {load}, 1/5/15 min). Reuse saves "
                f"{save['generation_s_per_step_measured']:.3f} s of generation per step measured "
-               f"({save['generation_s_per_step_expected']:.3f} s expected from the reused share); batched GEPA rounds "
-               + ", ".join(f"{v:.2f}x ({k.replace('_', ' ')})" for k, v in speed.items())
-               + " faster than one pair per call (whole runs, so noisy).")
+               f"({save['generation_s_per_step_expected']:.3f} s expected from the reused share)"
+               + (("; batched GEPA rounds " + ", ".join(f"{v:.2f}x ({k.replace('_', ' ')})" for k, v in speed.items())
+                   + " faster than one pair per call (whole runs, so noisy).") if speed else "."))
     alone = d.get("gepa_round_alone")
     if alone:
         t, c, g = alone["s_per_round_median"], alone["sampler_calls"], alone["rollouts_generated"]
-        out[-1] += (f" A GEPA round alone (the fst-reuse arm's final policy and population, alternating, median of "
-                    f"{alone['reps']}): {t['batched']:.2f} s batched vs {t['one_pair_per_call']:.2f} s one pair per "
-                    f"call ({alone['speedup']:.2f}x), {c['batched']} vs {c['one_pair_per_call']} sampler calls for "
-                    f"{g['batched']} vs {g['one_pair_per_call']} sampled rollouts, same decisions: "
+        names = {"lookahead": "batched with lookahead (default)", "batched": "batched without lookahead",
+                 "one_pair_per_call": "one pair per call (before)"}
+        paths = "; ".join(f"{names.get(k, k)} {t[k]:.2f} s, {c[k]} sampler calls, {g[k]} sampled rollouts"
+                          for k in t)
+        out[-1] += (f" A GEPA round alone (the fst-reuse arm's final policy and population, paths alternating, "
+                    f"median of {alone['reps']}): {paths}; same decisions on every path: "
                     f"{'yes' if alone['same_decisions'] else 'no'}.")
     ratios = d["same_work"]["ratios_to_rl"]
     verdicts = []
@@ -461,47 +494,53 @@ def readme_findings(results: Path) -> str:
 
 
 def sampler_backends(results: Path) -> str:
-    """``fst bench sampler --backend hf --backend vllm --backend generate`` on SmolLM2 and the shipped model."""
-    rows, steps = [], []
-    runs = {name: _load(results, f"bench-sampler-vllm-{name}.json") for name in ("smollm2", "smollm2-2threads", "base")
+    """``fst bench sampler --backend hf --backend vllm --backend generate`` on SmolLM2 (fp32 and bf16, one and two
+    threads) and on the shipped model; every row compares the backends in one process, same dtype and threads."""
+    names = (("SmolLM2-135M-Instruct", "smollm2"), ("SmolLM2-135M-Instruct", "smollm2-2threads"),
+             ("SmolLM2-135M-Instruct", "smollm2-bf16"),
+             ("SmolLM2-135M-Instruct, vLLM compiled", "smollm2-bf16-compiled"),
+             ("SmolLM2-135M-Instruct, vLLM compiled", "smollm2-bf16-2threads-compiled"),
+             ("shipped base model (1.7M)", "base"))
+    runs = {name: _load(results, f"bench-sampler-vllm-{name}.json") for _, name in names
             if (results / f"bench-sampler-vllm-{name}.json").exists()}
-    for label, name in (("SmolLM2-135M-Instruct", "smollm2"), ("SmolLM2-135M-Instruct", "smollm2-2threads"),
-                        ("shipped base model (1.7M)", "base")):
+    dtype = lambda d: d.get("dtype", d.get("vllm_dtype", "fp32"))  # noqa: E731  (older runs: vllm_dtype)
+    rows, steps, smol = [], [], []
+    for label, name in names:
         if name not in runs:
             continue
         d = runs[name]
         load = d["load_average_1_5_15"][-1][0]
         gen = d.get("generate_completions_per_s")
-        rows.append([label, f"{d['hf_completions_per_s']:.2f}", f"{d['vllm_completions_per_s']:.2f}",
+        rows.append([label, dtype(d), f"{d['hf_completions_per_s']:.2f}", f"{d['vllm_completions_per_s']:.2f}",
                      "not run" if gen is None else f"{gen:.2f}", f"**{d['vllm_over_hf']:.2f}x**",
-                     f"{d['torch_threads']} / {load:.1f}"])
+                     str(d["repeats"]), f"{d['torch_threads']} / {load:.1f}", f"{d['vllm_engine_start_s']:.0f}"])
+        if name.startswith("smollm2"):
+            smol.append((d["vllm_over_hf"], f"{dtype(d)}, vLLM {'compiled' if d.get('vllm_compile') else 'eager'}, "
+                         f"{d['torch_threads']} thread{'s' if d['torch_threads'] > 1 else ''}: "
+                         f"{d['vllm_over_hf']:.2f}x"))
         if "rl_step" in d:
             r = d["rl_step"]
             shape = f"{r['problems_per_step']} x {r['group_size']} rollouts x {r['max_new_tokens']} tokens"
             for backend in ("hf", "vllm"):
                 b = r[backend]
-                steps.append([f"{label}, {shape}", f"`{backend}`", f"{b['s_per_step_median']:.1f}",
+                steps.append([f"{label}, {shape}, {dtype(d)}", f"`{backend}`", f"{b['s_per_step_median']:.1f}",
                               f"{b['generation_s_median']:.1f}", f"{b['learning_s_median']:.1f}",
-                              f"{b['weight_sync_s_median']:.2f}"])
-    table = _table(["model (64 completions x 128 tokens, fp32)", "`HFSampler` / s", "vLLM / s",
-                    "`model.generate` / s", "vLLM / `HFSampler`", "threads / load"], rows)
+                              f"{b['weight_sync_s_median']:.2f}", str(r["steps"])])
+    table = _table(["model (64 completions x 128 tokens)", "dtype", "`HFSampler` / s", "vLLM / s",
+                    "`model.generate` / s", "vLLM / `HFSampler`", "timed calls (median)", "threads / load",
+                    "vLLM start / s (not counted)"], rows)
     if steps:
-        table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step", "generation s",
-                                "learner s", "weight sync s"], steps)
+        table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step (median)", "generation s",
+                                "learner s", "weight sync s", "timed steps"], steps)
         note = runs["smollm2"].get("rl_step", {}).get("note")
         table += f"\nRL step: {note}.\n" if note else ""
-    smol = runs["smollm2"]
-    met = "met" if smol["vllm_over_hf"] >= 2.0 else "not met"
-    if "smollm2-2threads" in runs:
-        t = runs["smollm2-2threads"]
-        met = "met" if max(smol["vllm_over_hf"], t["vllm_over_hf"]) >= 2.0 else "not met"
-        table += (f"\nWith both cores ({t['torch_threads']} threads for both backends, one timed call each): "
-                  f"{t['vllm_over_hf']:.2f}x.")
-    table += (f"\nGoal vLLM >= 2x `HFSampler` on SmolLM2 on this CPU: **{met}** ({smol['vllm_over_hf']:.2f}x, "
-              f"median of {smol['repeats']} timed call(s) per backend; engine start "
-              f"{smol['vllm_engine_start_s']:.0f} s, not counted). Hardware: {smol['hardware']}.\n")
+    met = [text for ratio, text in smol if ratio >= 2.0]
+    unmet = [text for ratio, text in smol if ratio < 2.0]
+    first = runs["smollm2"]
+    table += (f"\nGoal vLLM >= 2x `HFSampler` on SmolLM2 on this CPU: **{'met' if met else 'not met'}**"
+              + (f" with {'; '.join(met)}" if met else "") + (f"; not met with {'; '.join(unmet)}" if unmet else "")
+              + f". Hardware: {runs.get('smollm2-bf16', first)['hardware']}.\n")
     return table
-
 
 
 def speed_curves(results: Path) -> str:
@@ -549,7 +588,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "acceptance-gepa": acceptance_gepa, "step-time": step_time, "feedback": feedback,
     "demo-setting": demo_setting, "demo-claims": demo_claims, "demo-details": demo_details,
     "demo-fill": demo_fill, "reflector-sweep": reflector_sweep, "readme-findings": readme_findings,
-    "real-model": real_model, "trl-gpu": trl_gpu, "sampler-backends": sampler_backends, "device-check": device_check,
+    "real-model": real_model, "trl-gpu": trl_gpu, "rl-step-gpu": rl_step_gpu, "step-time-gpu": step_time_gpu,
+    "sampler-backends": sampler_backends, "device-check": device_check,
     "speed-curves": speed_curves,
 }
 

@@ -17,6 +17,8 @@ seeds before). Because a rollout does not depend on its batch, the adapter can
   in the same call; if GEPA accepts the child, the full evaluation it asks for next is served from that store,
   identical to what sampling it then would have given. A rejected child's anchor rows are never consumed (counted
   in ``speculative_unused``);
+* look ahead (``lookahead`` module): a call made anyway also samples the next iteration's minibatch for every
+  candidate that could be its parent, so that parent evaluation needs no call of its own;
 * never sample a row twice: a repeated evaluation (a parent re-drawn on the same minibatch) is served from the
   store. GEPA's budget accounting is unchanged: it counts the rows it consumes, exactly as before, and
   ``metric_calls`` reports the same count; ``generated`` counts sampled rows.
@@ -67,6 +69,7 @@ class PolicyAdapter:
         if not batched:  # the reference path for benchmarks: gepa then evaluates one (candidate, batch) per call
             self.batch_evaluate = None
         self.speculate = speculate and batched and bool(self.anchor)
+        self.lookahead = None  # a lookahead.Lookahead, set by the round when speculating
         self.row_seeds = takes_row_seeds(sampler)
         self.metric_calls = 0  # rows handed to GEPA (its budget's unit; repeats included, as GEPA counts them)
         self.generated = 0  # rows actually sampled
@@ -121,19 +124,40 @@ class PolicyAdapter:
     def _evaluate(self, items, capture_traces: bool, use_feedback: bool) -> list[EvaluationBatch]:
         results: list[EvaluationBatch | None] = [None] * len(items)
         wanted: list[tuple[str, tuple, Problem]] = []
+        new: list[str] = []
         for n, (candidate, batch) in enumerate(items):
             prompt = candidate[COMPONENT]
-            if use_feedback and self.feedback_pool and all((p.id, prompt) in self.feedback_pool for p in batch):
+            if use_feedback and self._in_feedback_pool(batch, prompt):
                 results[n] = self._from_feedback_pool(batch, prompt)
                 continue
             wanted += [(prompt, key, p) for key, p in zip(self.row_keys(batch), batch)]
             if self.speculate and not self._has_anchor_rows(prompt):
                 wanted += [(prompt, ("val", p.id), p) for p in self.anchor]
+                new.append(prompt)
+        if self.speculate and self.lookahead is not None and self._missing(wanted):
+            wanted += self._next_parent_rows(new)
         self._sample_missing(wanted)
         for n, (candidate, batch) in enumerate(items):
             if results[n] is None:
                 results[n] = self._result(candidate[COMPONENT], batch, capture_traces)
         return results
+
+    def _in_feedback_pool(self, batch: Sequence[Problem], prompt: str) -> bool:
+        return bool(self.feedback_pool) and all((p.id, prompt) in self.feedback_pool for p in batch)
+
+    def _missing(self, wanted: list[tuple[str, tuple, Problem]]) -> bool:
+        return any((prompt, key) not in self._store for prompt, key, _ in wanted)
+
+    def _next_parent_rows(self, new_prompts: list[str]) -> list[tuple[str, tuple, Problem]]:
+        """Rows of the next iteration's minibatch for every prompt that could be its parent (the front now, and the
+        candidates new in this call), unless the feedback pool would serve them."""
+        batch = self.lookahead.next_minibatch()
+        if not batch:
+            return []
+        keys = self.row_keys(batch)
+        prompts = dict.fromkeys([*self.lookahead.front_prompts(), *new_prompts])
+        return [(prompt, key, p) for prompt in prompts if not self._in_feedback_pool(batch, prompt)
+                for key, p in zip(keys, batch)]
 
     def _has_anchor_rows(self, prompt: str) -> bool:
         return all((prompt, ("val", i)) in self._store for i in self.anchor_ids)

@@ -17,8 +17,9 @@ Every rollout handed to GEPA in steps 1-2 lands (once) in the round's ``RolloutC
 In the other direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection
 minibatches of carried prompts, so a parent's traces cost no metric calls.
 
-Cost (issue 12): step 1 is one sampler call for the whole population, and each GEPA iteration makes at most two
-(the parent's minibatch; the child's minibatch together with its speculative full anchor evaluation), through the
+Cost (issue 12): step 1 is one sampler call for the whole population, and each GEPA iteration makes at most one
+after the first (the child's minibatch together with its speculative full anchor evaluation and, looking ahead, the
+next iteration's minibatch for every candidate that could be its parent: ``lookahead`` module), through the
 adapter's ``batch_evaluate`` with per-row seeds (``adapter`` module docstring). The decisions are those of
 evaluating one (candidate, problems) pair per call (``batched=False``, the reference path): same rollouts, same
 scores, same budget accounting; ``generated`` and ``sampler_calls`` report the cost.
@@ -37,6 +38,7 @@ from gepa.core.state import GEPAState, ValsetEvaluation
 from fastslow.fastweights import population as population_mod
 from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
+from fastslow.fastweights.lookahead import Lookahead, selection
 from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector
 from fastslow.rl.rollouts import Rollout
@@ -121,7 +123,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
                feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
                acceptance: str | None = None, front_rule: str | None = None, speculate: bool = True,
-               batched: bool = True) -> RoundResult:
+               batched: bool = True, lookahead: bool = True) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
@@ -158,11 +160,14 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         state.save(run_dir)
         if budget > 0:
             adapter.prime(distinct[0], anchor, evaluations[0])
+            selector, batch_sampler = selection(seed + cycle, minibatch_size)  # what gepa builds from seed + cycle
+            if lookahead and adapter.speculate:
+                adapter.lookahead = Lookahead(batch_sampler, COMPONENT)
             result = gepa.optimize(
                 seed_candidate={COMPONENT: distinct[0]}, trainset=feedback_set, valset=anchor, adapter=adapter,
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
-                max_metric_calls=budget, reflection_minibatch_size=minibatch_size,
-                candidate_selection_strategy="pareto", frontier_type="instance", skip_perfect_score=True,
+                max_metric_calls=budget, batch_sampler=batch_sampler,
+                candidate_selection_strategy=selector, frontier_type="instance", skip_perfect_score=True,
                 perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
                 seed=seed + cycle, logger=_SilentLogger(),
                 display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],

@@ -30,7 +30,8 @@ def build_sampler(cfg, policy, tokenizer):
                               max_model_len=v.max_model_len, gpu_memory_utilization=v.gpu_memory_utilization,
                               enable_sleep_mode=v.enable_sleep_mode, tensor_parallel_size=v.tensor_parallel_size,
                               enable_prefix_caching=v.enable_prefix_caching, kv_cache_gib=v.kv_cache_gib,
-                              seed=cfg.seed, chat_template_kwargs=template, engine_kwargs=v.engine_kwargs)
+                              seed=cfg.seed, chat_template_kwargs=template, engine_kwargs=v.engine_kwargs,
+                              compile=v.compile)
         sampler.load_policy(policy)  # the policy may differ from the folder (LoRA, a passed-in or resumed model)
         return sampler
     if backend == "openai":

@@ -85,7 +85,7 @@ class VLLMSampler(ChatSampler):
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.5,
                  enable_sleep_mode: bool = False, tensor_parallel_size: int = 1, enable_prefix_caching: bool = True,
                  kv_cache_gib: float = 1.0, seed: int = 0, chat_template_kwargs: dict | None = None,
-                 engine_kwargs: dict | None = None):
+                 engine_kwargs: dict | None = None, compile: bool | None = None):
         import torch
 
         vllm = import_vllm()
@@ -107,8 +107,13 @@ class VLLMSampler(ChatSampler):
         kwargs = dict(model=self.model_path, dtype=DTYPES[dtype], seed=seed, max_model_len=max_model_len,
                       tensor_parallel_size=tensor_parallel_size, enable_prefix_caching=enable_prefix_caching,
                       enable_sleep_mode=enable_sleep_mode, logprobs_mode="processed_logprobs")
-        if self.on_cpu:  # no CUDA graphs / torch.compile on CPU; an explicit KV cache skips the memory probe
-            kwargs["enforce_eager"] = True
+        if compile is not None:
+            kwargs["enforce_eager"] = not compile
+        if self.on_cpu:
+            # eager unless asked: torch.compile (inductor, C++ codegen) takes minutes to start on CPU, too long for
+            # tests and short runs; it then decodes faster (docs/BENCHMARKS.md section 2)
+            kwargs.setdefault("enforce_eager", True)
+            # an explicit KV cache skips the memory probe
             if "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
                 kwargs["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
         else:

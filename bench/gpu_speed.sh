@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One device call for issue 12's GPU ratios (bench/gpu_speed.py): install the carried wheels the device image lacks
+# (the list in bench/trl_gpu_check.sh), then fst bench rl-step and step-time on a random ~0.5B Qwen3.
+#   Device:      run(command="bash bench/gpu_speed.sh", carry=[".whl"], timeout_s=540)
+# Results land in $OUT/gpu-rl-step.json and $OUT/gpu-step-time.json (copied to docs/results/ by hand, unchanged).
+set -o pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || exit 1
+export PYTHONPATH=/tmp/site:$PWD/src HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=8
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total --format=csv
+timeout 480 python3 bench/gpu_speed.py "$OUT" --rl-steps 5 --fst-steps 12 2>&1 \
+  | grep -v -E "^\{'|Warning|warnings.warn|Loading weights|Writing model" | tee "$OUT/log.txt"
