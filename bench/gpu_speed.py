@@ -23,9 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trl_gpu_check import random_qwen3  # noqa: E402
-
-from fastslow.model.tokenizer import build_tokenizer  # noqa: E402
+from trl_gpu_check import prepare  # noqa: E402
 
 
 def main() -> None:
@@ -37,12 +35,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-random"))
     args = parser.parse_args()
     cuda = torch.cuda.is_available()
-    if not args.smoke:
-        assert cuda, "this check needs a GPU (or --smoke)"
-        torch.backends.cuda.matmul.allow_tf32 = True
-    args.out.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer()
-    model = random_qwen3(tok, "smoke" if args.smoke else "0.5b")
+    tok, model = prepare(args.out, args.smoke)
     model.save_pretrained(args.model_dir)
     tok.save_pretrained(args.model_dir)
     info = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__,

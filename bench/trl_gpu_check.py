@@ -49,6 +49,17 @@ def random_qwen3(tok, shape: str = "0.5b") -> Qwen3ForCausalLM:
     return model
 
 
+def prepare(out: Path, smoke: bool):
+    """(tokenizer, random model) for a device check writing to ``out``: on the GPU with TF32 matmuls, or with
+    ``smoke`` the tiny shape on whatever is there (to check the script itself)."""
+    if not smoke:
+        assert CUDA, "this check needs a GPU (or --smoke)"
+        torch.backends.cuda.matmul.allow_tf32 = True
+    out.mkdir(parents=True, exist_ok=True)
+    tok = build_tokenizer()
+    return tok, random_qwen3(tok, "smoke" if smoke else "0.5b")
+
+
 def config(out: Path, mode: str, engine: str, steps: int):
     return parse_config({
         "mode": mode, "engine": engine, "output_dir": str(out), "steps": steps, "task": {"name": "tidy"},
@@ -120,12 +131,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="a tiny model on the CPU (checks the script)")
     args = parser.parse_args()
-    if not args.smoke:
-        assert CUDA, "this check needs a GPU (or --smoke)"
-        torch.backends.cuda.matmul.allow_tf32 = True
-    args.out.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer()
-    base = random_qwen3(tok, "smoke" if args.smoke else "0.5b")
+    tok, base = prepare(args.out, args.smoke)
     n_params = sum(p.numel() for p in base.parameters())
     import trl
     import transformers

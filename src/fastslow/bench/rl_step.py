@@ -329,15 +329,18 @@ def _per_token(record: dict) -> float | None:
     return record["seconds"] / record["trained_tokens"] if record["trained_tokens"] else None
 
 
+def _learner_part(breakdown: dict) -> float:
+    """The learner's share of a step's breakdown: forward, reference forward, backward, optimizer."""
+    return sum(breakdown[k] for k in ("learner_forward", "learner_ref_forward", "learner_backward", "optimizer"))
+
+
 def _learner_record_s(record: dict) -> float:
-    b = record["breakdown"]
-    return b["learner_forward"] + b["learner_ref_forward"] + b["learner_backward"] + b["optimizer"]
+    return _learner_part(record["breakdown"])
 
 
 def _learner_s(summary: dict) -> float:
-    """Median seconds of the learner's share of a step: forward, reference forward, backward, optimizer."""
-    b = summary["breakdown_s_median"]
-    return b["learner_forward"] + b["learner_ref_forward"] + b["learner_backward"] + b["optimizer"]
+    """Median seconds of the learner's share of a step (the sum of the parts' medians)."""
+    return _learner_part(summary["breakdown_s_median"])
 
 
 __all__ = ["run"]

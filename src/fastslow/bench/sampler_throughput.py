@@ -8,6 +8,8 @@ alike, and the ratio is taken of the medians.
 from __future__ import annotations
 
 import cProfile
+import os
+import platform
 import pstats
 import statistics
 import time
@@ -86,8 +88,6 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def hardware() -> str:
     """What the comparison ran on, in words, for the record (CPU model, cores, bf16/AMX units, library versions)."""
-    import os
-    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     flags = ""
@@ -120,8 +120,6 @@ def _fixed_length(sampler) -> None:
 
 
 def load_average() -> list[float]:
-    import os
-
     return [round(x, 2) for x in os.getloadavg()]
 
 
@@ -182,7 +180,7 @@ def compare_backends(model: str = "base", backends=BACKENDS, repeats: int = 3, n
         loads.append(load_average())
     n = len(prompts)
     result = {"model": model, "batch": n, "new_tokens": new_tokens, "repeats": repeats,
-              "torch_threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count(),
+              "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
               "load_average_1_5_15": loads, "seconds": times, **info}
     for name in backends:
         result[f"{name}_seconds_median"] = statistics.median(times[name])

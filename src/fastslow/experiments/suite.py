@@ -99,8 +99,6 @@ def run_config(profile: Profile, mode: str, seed: int, out: Path, steps: int, **
     }
 
 
-
-
 def train(data: dict, progress: bool = False) -> list[dict]:
     """Run one training job, or reuse a finished one with the identical config in the same folder (so single
     experiments can build on a previous ``fst demo``)."""

@@ -55,6 +55,14 @@ def takes_row_seeds(sampler) -> bool:
         return False
 
 
+def evaluation(rollouts: Sequence[Rollout], capture_traces: bool, **extra) -> EvaluationBatch:
+    """GEPA's view of some rollouts: outputs and scores, and the traces its reflection reads when asked for."""
+    trajectories = [{"input": r.problem.text, "output": r.text, "feedback": r.feedback, "score": r.reward}
+                    for r in rollouts] if capture_traces else None
+    return EvaluationBatch(outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],
+                           trajectories=trajectories, **extra)
+
+
 class PolicyAdapter:
     """GEPAAdapter over our Sampler and Task, with gepa's batch hook (``batch_evaluate``)."""
 
@@ -191,10 +199,7 @@ class PolicyAdapter:
                 self.cache.add(rollout)
             rollouts.append(rollout)
         self.metric_calls += len(rollouts)
-        trajectories = [{"input": r.problem.text, "output": r.text, "feedback": r.feedback, "score": r.reward}
-                        for r in rollouts] if capture_traces else None
-        return EvaluationBatch(outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],
-                               trajectories=trajectories)
+        return evaluation(rollouts, capture_traces)
 
     def _from_feedback_pool(self, batch: Sequence[Problem], prompt: str) -> EvaluationBatch:
         """A reflection minibatch built from rollouts the slow loop already produced under this prompt (no new
@@ -202,10 +207,7 @@ class PolicyAdapter:
         sampled fresh."""
         rollouts = [self.feedback_pool[(p.id, prompt)][0] for p in batch]
         self.feedback_served += len(rollouts)
-        return EvaluationBatch(
-            outputs=[r.text for r in rollouts], scores=[r.reward for r in rollouts],
-            trajectories=[{"input": r.problem.text, "output": r.text, "feedback": r.feedback, "score": r.reward}
-                          for r in rollouts], num_metric_calls=0)
+        return evaluation(rollouts, capture_traces=True, num_metric_calls=0)
 
     def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: EvaluationBatch,
                                 components_to_update: list[str]) -> dict[str, list[dict[str, str]]]:

@@ -27,6 +27,18 @@ class TokenBatch:
                           self.mask[index], self.width)
 
 
+def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts as one left-padded batch (token ids, 0/1 mask), so every row's next token sits at the same column:
+    how a batch of prompts is prefilled, by the sampler and by shared-prefix learning alike."""
+    width = max(1, max(len(p) for p in prompts))
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        mask[i, width - len(p):] = 1
+    return ids, mask
+
+
 def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int) -> TokenBatch:
     n = len(prompts)
     width = max(len(p) for p in prompts)

@@ -84,9 +84,11 @@ class Learner:
         width = max(1, max(len(c) for c in completions))
         mask = torch.zeros((len(rollouts), width))
         behaviour = torch.zeros((len(rollouts), width))
+        tokens = torch.full((len(rollouts), width), self.pad_id, dtype=torch.long)  # completions, right-padded
         for i, (_, r, _) in enumerate(rollouts):
             mask[i, : len(r.token_ids)] = 1
             behaviour[i, : len(r.behaviour_logprobs)] = torch.tensor(r.behaviour_logprobs)
+            tokens[i, : len(r.token_ids)] = torch.tensor(list(r.token_ids), dtype=torch.long)
         advantages = torch.tensor([a for _, _, a in rollouts], dtype=torch.float32)
         group_ids = torch.tensor([g for g, _, _ in rollouts])
         aggregation = "constant" if cfg.loss == "drgrpo" and cfg.aggregation == "prompt" else cfg.aggregation
@@ -98,7 +100,7 @@ class Learner:
         n_tokens = mask.sum().item()
         tensors = (behaviour, advantages, weights)
         if cfg.shared_prefix and shared_prefix.supported(self.model):
-            self._shared_prefix_passes(prompts, completions, tensors, sums)
+            self._shared_prefix_passes(prompts, completions, tokens, mask, tensors, sums)
         else:
             self._unshared_passes(prompts, completions, tensors, sums)
         clock = time.perf_counter()
@@ -136,7 +138,7 @@ class Learner:
                 self.timings["ref_forward"] += time.perf_counter() - clock
             self._micro_batch(rows, logits, ref_logits, mb.completion, mb.mask.float(), tensors, sums)
 
-    def _shared_prefix_passes(self, prompts, completions, tensors, sums) -> None:
+    def _shared_prefix_passes(self, prompts, completions, tokens, mask, tensors, sums) -> None:
         """Each distinct prompt runs once (``fastslow.rl.shared_prefix``); micro-batches hold completions only,
         grouped by completion length, on top of their prompts' fanned-out KV cache."""
         cfg, device = self.config, self.accelerator.device
@@ -154,12 +156,7 @@ class Learner:
         for start in range(0, len(order), cfg.micro_batch_size):
             rows = order[start : start + cfg.micro_batch_size]
             width = max(1, max(len(completions[i]) for i in rows))
-            completion = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-            m = torch.zeros((len(rows), width))
-            for j, i in enumerate(rows):
-                completion[j, : len(completions[i])] = torch.tensor(list(completions[i]), dtype=torch.long)
-                m[j, : len(completions[i])] = 1
-            completion, m, idx = completion.to(device), m.to(device), index[rows]
+            completion, m, idx = tokens[rows, :width].to(device), mask[rows, :width].to(device), index[rows]
             clock = time.perf_counter()
             logits = prefix.completion_logits(self.model, idx, completion, m, cfg.temperature)
             self.timings["forward"] += time.perf_counter() - clock

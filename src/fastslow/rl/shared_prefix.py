@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from transformers import DynamicCache
 
+from fastslow.rl.batch import left_pad
 from fastslow.sampling.fast_decode import cache_kwarg
 
 
@@ -48,13 +49,8 @@ class PrefixPass:
     """One forward of the distinct prompts; ``grad=True`` keeps the graph for ``backward``."""
 
     def __init__(self, model, prompts: Sequence[Sequence[int]], pad_id: int, device, grad: bool):
-        width = max(1, max(len(p) for p in prompts))
-        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left-padded: every prompt ends at column ``width``
-            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, width - len(p):] = 1
-        self.ids, self.mask, self.width = ids.to(device), mask.to(device), width
+        ids, mask = left_pad(prompts, pad_id)  # every prompt ends at column ``width``
+        self.ids, self.mask, self.width = ids.to(device), mask.to(device), ids.shape[1]
         self.cache_kwarg = _cache_kwarg(model)
         cache = DynamicCache()
         positions = (self.mask.cumsum(-1) - 1).clamp(min=0)
@@ -62,7 +58,7 @@ class PrefixPass:
             out = model(input_ids=self.ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
                         logits_to_keep=1, **{self.cache_kwarg: cache})
         layers = [(layer.keys, layer.values) for layer in cache.layers]
-        if not layers or any(k is None or k.shape[-2] != width for k, _ in layers):
+        if not layers or any(k is None or k.shape[-2] != self.width for k, _ in layers):
             raise RuntimeError("the model did not fill the KV cache; use learner.shared_prefix: false")
         self.roots = [out.logits[:, -1], *(t for kv in layers for t in kv)]
         self.leaves = [t.detach().requires_grad_(grad) for t in self.roots]

@@ -53,6 +53,15 @@ class Sampler(Protocol):
         ...
 
 
+def request_seed(params: SamplingParams, n: int, index: int, seeds: Sequence[int] | None = None) -> int | None:
+    """The seed of the ``index``-th request of a call to an engine that seeds per request (``n`` samples each, the
+    engine giving sample ``j`` ``seed + j``): ``seeds[index]`` when the caller gives one per prompt, else
+    ``params.seed + index * n`` (None: unseeded), so a row's draw does not depend on the other rows of the call."""
+    if seeds is not None:
+        return int(seeds[index]) % 2**62
+    return None if params.seed is None else (params.seed + index * n) % 2**62
+
+
 class ChatSampler:
     """The front half every backend shares: chat messages rendered with the model's own chat template (plus
     ``chat_template_kwargs``, e.g. Qwen3's ``enable_thinking``), then sampled as token ids by ``sample_ids``. Token
@@ -71,6 +80,8 @@ class ChatSampler:
         """``seeds`` (optional, one per prompt): per-row seeding. Sample ``j`` of prompt ``i`` then depends only on
         (its prompt, ``seeds[i]``, ``j``, the weights), not on the other prompts of the call, so callers can batch
         freely and still get the draws a call per prompt would give. Without it, ``params.seed`` seeds the call."""
+        if seeds is not None and len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
         return self.sample_ids([self.encode(m) for m in prompts], params, n, seeds=seeds)
 
     def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,

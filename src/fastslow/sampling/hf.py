@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from transformers import DynamicCache
 
+from fastslow.rl.batch import left_pad
 from fastslow.sampling import fast_decode
 from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
 from fastslow.sampling.fast_decode import FastDecoder, cache_kwarg
@@ -112,8 +113,6 @@ class HFSampler(ChatSampler):
         generator = keys = None
         device = next(self.model.parameters()).device
         if seeds is not None:
-            if len(seeds) != len(prompt_ids):
-                raise ValueError(f"{len(seeds)} seeds for {len(prompt_ids)} prompts")
             keys = row_keys(seeds, n, device)
         elif params.seed is not None:
             generator = torch.Generator(device=device).manual_seed(params.seed)
@@ -131,13 +130,8 @@ class HFSampler(ChatSampler):
         # Prefill each distinct prompt once, then fan its KV cache out to its samples (prefix sharing).
         unique: dict[tuple[int, ...], int] = {}
         fan_out = torch.tensor([unique.setdefault(tuple(p), len(unique)) for p in prompts], device=device)
-        distinct = [list(p) for p in unique]
-        batch, width = len(prompts), max(len(p) for p in distinct)
-        input_ids = torch.full((len(distinct), width), self.pad_id, dtype=torch.long, device=device)
-        mask = torch.zeros((len(distinct), width), dtype=torch.long, device=device)
-        for i, p in enumerate(distinct):  # left padding: every row's next token sits at the same column
-            input_ids[i, width - len(p):] = torch.tensor(p, device=device)
-            mask[i, width - len(p):] = 1
+        batch = len(prompts)
+        input_ids, mask = (t.to(device) for t in left_pad(list(unique), self.pad_id))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         was_training = self.model.training
         self.model.eval()

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
+from fastslow.sampling.base import ChatSampler, Completion, SamplingParams, request_seed
 from fastslow.sampling.errors import SamplerError
 
 
@@ -73,18 +73,15 @@ class OpenAISampler(ChatSampler):
         body = {"model": self.model, "prompt": list(prompt_ids), "n": n, "max_tokens": params.max_new_tokens,
                 "temperature": params.temperature, "top_p": params.top_p, "logprobs": 0,
                 "return_token_ids": True, "return_tokens_as_token_ids": True}
-        if seeds is not None:
-            body["seed"] = int(seeds[index]) % 2**62
-        elif params.seed is not None:
-            body["seed"] = (params.seed + index * n) % 2**62
+        seed = request_seed(params, n, index, seeds)
+        if seed is not None:
+            body["seed"] = seed
         if self.tokenizer.eos_token_id is not None:
             body["stop_token_ids"] = [self.tokenizer.eos_token_id]  # vLLM extension; others ignore it
         return body
 
     def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,
                    seeds: Sequence[int] | None = None) -> list[list[Completion]]:
-        if seeds is not None and len(seeds) != len(prompt_ids):
-            raise ValueError(f"{len(seeds)} seeds for {len(prompt_ids)} prompts")
         bodies = [self.request_body(p, params, n, i, seeds) for i, p in enumerate(prompt_ids)]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             answers = list(pool.map(lambda b: self._call("completions", b), bodies))

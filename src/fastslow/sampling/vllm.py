@@ -37,7 +37,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastslow.sampling.base import ChatSampler, Completion, SamplingParams
+from fastslow.sampling.base import ChatSampler, Completion, SamplingParams, request_seed
 from fastslow.sampling.errors import BackendUnavailable, SamplerError
 from fastslow.sampling.weights import policy_weights
 
@@ -136,19 +136,13 @@ class VLLMSampler(ChatSampler):
     # ---- generation ----------------------------------------------------------------------------------------
     def request_params(self, params: SamplingParams, n: int, index: int, seeds: Sequence[int] | None = None):
         """vLLM sampling parameters of the ``index``-th prompt of a call (its own seed, see the module doc)."""
-        if seeds is not None:
-            seed = int(seeds[index]) % 2**62
-        else:
-            seed = None if params.seed is None else (params.seed + index * n) % 2**62
         return self._vllm.SamplingParams(
             n=n, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_new_tokens,
-            logprobs=0, seed=seed, detokenize=False, ignore_eos=self.ignore_eos,
+            logprobs=0, seed=request_seed(params, n, index, seeds), detokenize=False, ignore_eos=self.ignore_eos,
             stop_token_ids=None if self.ignore_eos or self.eos_id is None else [self.eos_id])
 
     def sample_ids(self, prompt_ids: Sequence[list[int]], params: SamplingParams, n: int = 1,
                    seeds: Sequence[int] | None = None) -> list[list[Completion]]:
-        if seeds is not None and len(seeds) != len(prompt_ids):
-            raise ValueError(f"{len(seeds)} seeds for {len(prompt_ids)} prompts")
         if not prompt_ids:
             return []
         self._wake()
