@@ -4,10 +4,7 @@
 #   Device:      run(command="bash bench/gpu_speed.sh", carry=[".whl"], timeout_s=540)
 # Results land in $OUT/gpu-rl-step.json and $OUT/gpu-step-time.json (copied to docs/results/ by hand, unchanged).
 set -o pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || exit 1
-export PYTHONPATH=/tmp/site:$PWD/src HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=8
-OUT=${OUT:-/tmp/out}
+source bench/device_env.sh
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv
 timeout 480 python3 bench/gpu_speed.py "$OUT" --rl-steps 5 --fst-steps 12 2>&1 \

@@ -8,10 +8,7 @@
 #     typing-inspection==0.4.5 dill==0.4.1 multiprocess==0.70.19 transformers==5.24.0
 #   Device:      run(command="bash bench/trl_gpu_check.sh", carry=[".whl"], timeout_s=480)
 set -o pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || exit 1
-export PYTHONPATH=/tmp/site:$PWD/src HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=8
-OUT=${OUT:-/tmp/out}
+source bench/device_env.sh
 mkdir -p "$OUT/gpu"
 python3 -c "import torch, transformers, trl, datasets, accelerate, pyarrow; print('torch', torch.__version__, \
 'transformers', transformers.__version__, 'trl', trl.__version__, 'datasets', datasets.__version__, \

@@ -75,3 +75,16 @@ def test_the_shipped_demo_verdicts_are_recomputed_from_its_raw_results():
     results = json.loads((folder / "results.json").read_text())
     shipped = json.loads((folder / "report.json").read_text())["summary"]
     assert jsonable(summarise(results)) == shipped
+
+
+def test_step_time_targets_are_judged_on_the_mean_over_seeds():
+    from fastslow.experiments.docs import _step_time
+
+    d = json.loads((ROOT / "docs/results/bench-step-time.json").read_text())
+    r = d["same_work_seeds"]["ratios"]["fst_reuse"]["per_token_amortised"]
+    r.update(mean=0.9, std=0.01)
+    assert "0.90 ± 0.01x per trained token (met)" in _step_time(d)
+    r.update(mean=1.05, std=0.01)
+    assert "1.05 ± 0.01x per trained token (not met)" in _step_time(d)
+    r.update(mean=1.05, std=0.2)
+    assert "1.05 ± 0.20x per trained token (not met; within one standard deviation of the target)" in _step_time(d)

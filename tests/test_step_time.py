@@ -45,3 +45,54 @@ def test_profile_phases_add_up_per_arm_and_unwrap(tmp_path):
     assert results[0]["gepa_sampler_calls"] >= 1 and results[0]["gepa_rounds"] == 1
     assert rollouts_mod.safe_score is original_score
     assert all("sample" not in vars(arm.trainer.sampler) for arm in arms)
+
+
+def test_seed_spread_judges_each_seed_against_its_own_rl_arm(monkeypatch):
+    """Each seed's ratios are taken against the RL arm of the same run, and the summary is their mean ± std."""
+    import fastslow.bench.step_time as st
+
+    class FakeArm:  # seconds per step: rl 1.0, fst 1.5 (+ seed/10 with reuse); 2 tokens per rl second, 4 for fst
+        def __init__(self, name, data, batched=True):
+            self.name, self.seed = name, data["seed"]
+
+        def step(self):
+            pass
+
+        def close(self):
+            pass
+
+        def result(self):
+            s = {"rl": 1.0, "fst_no_reuse": 1.5, "fst_reuse": 1.5 + self.seed / 10}[self.name]
+            tokens = 2.0 if self.name == "rl" else 4.0
+            return {"s_per_step_median": s, "s_per_step_amortised_with_gepa": s,
+                    "ms_per_trained_token_amortised_with_gepa": s / tokens, "reused_frac": 0.0,
+                    "trained_tokens_per_step": tokens, "gepa_seconds": 0.0, "train_reward_mean": 0.0,
+                    "populations": [["a", "a", "b", "c"]], "profile_s_per_step": {"rl": {"generation": s / 3}}}
+
+    monkeypatch.setattr(st, "Arm", FakeArm)
+    spread = st.seed_spread("base", 1, [1, 3])
+    r = spread["ratios"]
+    assert r["fst_no_reuse"]["amortised"]["values"] == pytest.approx([1.5, 1.5])
+    assert r["fst_reuse"]["amortised"]["values"] == pytest.approx([1.6, 1.8])
+    assert r["fst_reuse"]["amortised"]["mean"] == pytest.approx(1.7)
+    assert r["fst_reuse"]["per_token_amortised"]["mean"] == pytest.approx(0.85)
+    assert r["reuse_generation_saving_s_per_step"]["mean"] == pytest.approx(-0.2 / 3)
+    assert spread["per_seed"][3]["distinct_prompts_per_round"]["fst_reuse"] == [3]
+    assert spread["per_seed"][3]["arms"]["fst_reuse"]["s_per_step_median"] == pytest.approx(1.8)
+
+
+def test_random_base_is_the_base_architecture_with_other_weights(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from fastslow.bench.step_time import random_copy_of_base
+    from fastslow.model.loading import SHIPPED_BASE
+
+    folder = random_copy_of_base(tmp_path / "random")
+    base = AutoModelForCausalLM.from_pretrained(SHIPPED_BASE)
+    random = AutoModelForCausalLM.from_pretrained(folder)
+    differs = {k for k, v in random.config.to_dict().items() if base.config.to_dict().get(k) != v}
+    assert differs == {"_name_or_path"}
+    assert (folder / "tokenizer.json").read_bytes() == (SHIPPED_BASE / "tokenizer.json").read_bytes()
+    a, b = base.model.layers[0].mlp.up_proj.weight, random.model.layers[0].mlp.up_proj.weight
+    assert a.shape == b.shape and not torch.allclose(a, b)

@@ -330,16 +330,21 @@ def bench_rl_step(
 
 @bench_app.command("step-time")
 def bench_step_time(
-    model: str = typer.Option("base", help="local model folder, or 'base'"),
+    model: str = typer.Option("base", help="local model folder, 'base', or 'random-base' (the base model with random "
+                              "weights: every arm writes completions of about the same length)"),
     steps: int = typer.Option(18, help="RL steps per run"),
+    seeds: int = typer.Option(3, min=1, help="seeds of the same-work arms (the targets are judged on their mean)"),
     json_path: Optional[Path] = typer.Option(None, "--json"),
     threads: int = ThreadsOpt,
 ) -> None:
-    """Wall-clock per RL step: rl vs fst without rollout reuse vs fst with reuse, in one run."""
+    """Wall-clock per RL step: rl vs fst without rollout reuse vs fst with reuse, interleaved in one run, and the
+    same-work arms again on further seeds."""
     _setup(threads)
     from fastslow.bench.step_time import run
 
-    _emit(run(model, steps), json_path)
+    result = run(model, steps, seeds=seeds)
+    result["command"] = " ".join(["fst", *sys.argv[1:]])
+    _emit(result, json_path)
 
 
 def main() -> None:

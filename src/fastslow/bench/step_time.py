@@ -10,6 +10,10 @@ their ratios are comparable on a shared machine. Two sets of arms:
 * ``defaults``: the shipped defaults (zero-variance groups dropped). On the demo task RL from the seed prompt has
   almost no signal, so its learner mostly skips and the rl arm is cheap for that reason alone.
 
+The same-work arms are repeated on further seeds (``seeds``, ``seed_spread``), and ``model="random-base"`` runs
+everything on the base model with random weights, whose completions all run to about the token limit, so that a
+step is the same work in every arm (``random_copy_of_base``).
+
 Per-step time excludes the GEPA rounds (as the paper's App. D figure does); the amortised figure adds them back.
 Both are also given per trained token (completion tokens in the learner's batches). ``profile`` splits each arm's
 time into phases by wrapping the trainer's parts (``StepProfile``): nothing in the training code is changed. On a
@@ -214,6 +218,7 @@ class Arm:
             "ms_per_trained_token_amortised_with_gepa": 1e3 * (sum(per_step) + gepa) / max(1.0, tokens),
             "generation_s_median": statistics.median(h.get("time_generation", 0.0) for h in train),
             "reused_frac": last["reused_rollouts"] / max(1, last["reused_rollouts"] + last["rl_rollouts"]),
+            "reused_rollouts": last["reused_rollouts"],
             "zero_variance_frac": statistics.mean(h["zero_variance_frac"] for h in train),
             "gepa_seconds": gepa,
             "gepa_rounds": len(rounds),
@@ -281,18 +286,104 @@ def round_speed(trainer: Trainer, reps: int = 3) -> dict:
             "reps": reps}
 
 
+RANDOM_BASE = "random-base"  # the shipped model's architecture and tokenizer with random weights
+
+
+def random_copy_of_base(folder: Path, seed: int = 0) -> Path:
+    """The shipped base model re-initialised at random, saved as a model folder. Near-uniform next-token
+    probabilities over its 576-token vocabulary make end-of-sequence rare (about 8 % of 48-token completions stop
+    early), so every arm generates and trains completions of about the same length, whatever prompt it uses: an RL
+    step and an FST step then do the same work per step, as with the random Qwen3 of the GPU runs. The learning is
+    not what is measured (rewards stay at zero)."""
+    from transformers import AutoModelForCausalLM
+
+    from fastslow.model.loading import SHIPPED_BASE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = AutoModelForCausalLM.from_pretrained(SHIPPED_BASE).config
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    for f in SHIPPED_BASE.iterdir():
+        if f.name.startswith(("tokenizer", "chat_template", "generation_config")):
+            (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
 ARM_SETS = {
     "same_work": False,  # drop_zero_variance
     "defaults": True,
 }
 
 
+def _interleave(arms: dict, steps: int) -> None:
+    """Advance every arm one step at a time, in rotating order, so a change of load on the (shared) machine hits
+    every arm alike."""
+    order = list(arms)
+    for i in range(steps):
+        for key in order[i % len(order):] + order[: i % len(order)]:
+            arms[key].step()
+    for arm in reversed(list(arms.values())):  # last wrapped, first unwrapped (shared module globals)
+        arm.close()
+
+
+def ratios_to_rl(out: dict) -> dict:
+    rl = out["rl"]
+    return {k: {"per_step": out[k]["s_per_step_median"] / rl["s_per_step_median"],
+                "amortised": out[k]["s_per_step_amortised_with_gepa"] / rl["s_per_step_amortised_with_gepa"],
+                "per_token_amortised": out[k]["ms_per_trained_token_amortised_with_gepa"]
+                / rl["ms_per_trained_token_amortised_with_gepa"]}
+            for k in out if k != "rl"}
+
+
+def seed_spread(model: str, steps: int, seeds: list[int], first: dict | None = None) -> dict:
+    """The same-work set's three arms (rl, fst without and with reuse) on further seeds, each an interleaved run
+    of its own: one run's ratios carry the luck of its trajectory (which prompts the population ends up holding
+    changes how much prefix the learner shares), so the targets are judged on the mean over seeds, with spread.
+    ``first``: the main run's same-work results, counted as its seed."""
+    from fastslow.experiments.analysis import mean_std
+
+    per_seed = {}
+    if first is not None:
+        per_seed[seeds[0]] = first
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds[1 if first is not None else 0:]:
+            arms = {name: Arm(name, demo_config(f"seed{seed}-{name}", mode, reuse, False, Path(tmp), steps, model,
+                                                seed))
+                    for name, mode, reuse in ARMS}
+            _interleave(arms, steps)
+            out = {name: arm.result() for name, arm in arms.items()}
+            out["ratios_to_rl"] = ratios_to_rl(out)
+            per_seed[seed] = out
+    keys = [name for name, _, _ in ARMS if name != "rl"]
+    metrics = ("per_step", "amortised", "per_token_amortised")
+    summary = {k: {m: mean_std(per_seed[s]["ratios_to_rl"][k][m] for s in per_seed) for m in metrics} for k in keys}
+    for k in keys:  # reuse's own measured generation saving, apart from the learner
+        summary[k]["reused_frac"] = mean_std(per_seed[s][k]["reused_frac"] for s in per_seed)
+    summary["reuse_generation_saving_s_per_step"] = mean_std(
+        per_seed[s]["fst_no_reuse"]["profile_s_per_step"]["rl"].get("generation", 0.0)
+        - per_seed[s]["fst_reuse"]["profile_s_per_step"]["rl"].get("generation", 0.0) for s in per_seed)
+    shown = ("s_per_step_median", "s_per_step_amortised_with_gepa", "trained_tokens_per_step",
+             "ms_per_trained_token_amortised_with_gepa", "gepa_seconds", "train_reward_mean")
+    return {"seeds": list(per_seed), "steps": steps, "ratios": summary,
+            "per_seed": {s: {"ratios_to_rl": v["ratios_to_rl"],
+                             "arms": {name: {f: v[name][f] for f in shown} for name, _, _ in ARMS},
+                             "populations": {k: v[k]["populations"] for k in keys},
+                             "distinct_prompts_per_round": {k: [len(set(p)) for p in v[k]["populations"]]
+                                                            for k in keys}}
+                         for s, v in per_seed.items()}}
+
+
 def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ...] = ("same_work", "defaults"),
-        unbatched: bool = True, round_reps: int = 3) -> dict:
+        unbatched: bool = True, round_reps: int = 3, seeds: int = 1) -> dict:
     """All arms of all sets advance one step at a time, in rotating order, so a change of load on the (shared)
-    machine hits every arm alike; ratios are taken within a set."""
-    results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed,
+    machine hits every arm alike; ratios are taken within a set. ``seeds`` > 1 repeats the same-work set's three
+    arms on seeds ``seed + 1 ...`` (``seed_spread``)."""
+    results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed, "model": model,
                      "threads": torch.get_num_threads(), "load_average_before": list(os.getloadavg())}
+    if model == RANDOM_BASE:
+        with tempfile.TemporaryDirectory() as folder:
+            return {**run(str(random_copy_of_base(Path(folder))), steps, seed, sets, unbatched, round_reps, seeds),
+                    "model": RANDOM_BASE}
     with tempfile.TemporaryDirectory() as tmp:
         arms: dict[tuple[str, str], Arm] = {}
         for arm_set in sets:
@@ -304,23 +395,12 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
             for name, mode, reuse, batched in specs:
                 data = demo_config(f"{arm_set}-{name}", mode, reuse, drop, Path(tmp), steps, model, seed)
                 arms[(arm_set, name)] = Arm(name, data, batched)
-        order = list(arms)
-        for i in range(steps):
-            for key in order[i % len(order):] + order[: i % len(order)]:
-                arms[key].step()
-        for arm in reversed(list(arms.values())):  # last wrapped, first unwrapped (shared module globals)
-            arm.close()
+        _interleave(arms, steps)
         if ("same_work", "fst_reuse") in arms:
             results["gepa_round_alone"] = round_speed(arms[("same_work", "fst_reuse")].trainer, round_reps)
         for arm_set in sets:
             out = {name: arm.result() for (s_, name), arm in arms.items() if s_ == arm_set}
-            rl = out["rl"]
-            out["ratios_to_rl"] = {
-                k: {"per_step": out[k]["s_per_step_median"] / rl["s_per_step_median"],
-                    "amortised": out[k]["s_per_step_amortised_with_gepa"] / rl["s_per_step_amortised_with_gepa"],
-                    "per_token_amortised": out[k]["ms_per_trained_token_amortised_with_gepa"]
-                    / rl["ms_per_trained_token_amortised_with_gepa"]}
-                for k in out if k != "rl"}
+            out["ratios_to_rl"] = ratios_to_rl(out)
             gen = lambda k: out[k]["profile_s_per_step"]["rl"].get("generation", 0.0)  # noqa: E731
             out["reuse_saving"] = {
                 "generation_s_per_step_measured": gen("fst_no_reuse") - gen("fst_reuse"),
@@ -332,5 +412,8 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
                     k: out[f"{k}_unbatched_rounds"]["gepa_seconds"] / max(1e-9, out[k]["gepa_seconds"])
                     for k in ("fst_no_reuse", "fst_reuse")}
             results[arm_set] = out
+    if seeds > 1 and "same_work" in results:
+        results["same_work_seeds"] = seed_spread(model, steps, list(range(seed, seed + seeds)),
+                                                 first=results["same_work"])
     results["load_average_after"] = list(os.getloadavg())
     return results
