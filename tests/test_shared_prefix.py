@@ -82,6 +82,41 @@ def test_logits_match_the_unshared_forward(tiny):
     assert torch.allclose(shared[real], plain[real], atol=1e-5)
 
 
+def test_stems_split_each_prompt_where_it_stops_sharing():
+    stems, index, lengths = shared_prefix.stems([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9], [7, 8]])
+    assert stems == [(1, 2, 3), (1, 2), (7,)]  # [7, 8] shares nothing: a one-token stem
+    assert index.tolist() == [0, 0, 1, 2] and lengths == [3, 3, 2, 1]
+    _, _, lengths = shared_prefix.stems([[1, 2], [1, 2, 3]])  # a prompt that is another's prefix keeps a token
+    assert lengths == [1, 2]
+
+
+def test_two_level_pass_matches_the_unshared_forward(tiny):
+    """Stems of different lengths and rests of different lengths: padding on the left of both levels."""
+    model, tok = tiny
+    stem_a, stem_b = [5, 6, 7, 8, 9, 10, 11, 12], [13, 14, 15]
+    prompts = [stem_a + [20, 21], stem_a + [22], stem_b + [23, 24, 25, 26], stem_b + [27], stem_a + [20, 21]]
+    completions = [[30, 31, 32], [33], [34, 35], [36, 37, 38, 39], [40, 41]]
+    mb = pack(prompts, completions, tok.pad_token_id)
+    distinct, index = shared_prefix.distinct_prompts(prompts)
+    prefix = shared_prefix.build(model, distinct, tok.pad_token_id, "cpu", grad=False)
+    assert prefix.parent is not None and prefix.parent.ids.shape[0] == 2  # two stems, run once each
+    with torch.no_grad():
+        plain = completion_logits(model, mb, temperature=0.7)
+        shared = prefix.completion_logits(model, index, mb.completion, mb.mask.float(), temperature=0.7)
+    real = mb.mask.bool()
+    assert torch.allclose(shared[real], plain[real], atol=1e-5)
+
+
+def test_an_fst_batch_takes_the_two_level_path(tiny):
+    """K prompts x B problems under a chat template share stems: the learner's prefix pass has two levels (and the
+    update tests below therefore compare the two-level path with the unshared one)."""
+    model, tok = tiny
+    groups = groups_for(model, tok, ["Transform the input.", "Sort."])
+    prompts = [r.prompt_ids for g in groups for r in g.rollouts]
+    distinct, _ = shared_prefix.distinct_prompts(prompts)
+    assert shared_prefix.build(model, distinct, tok.pad_token_id, "cpu", grad=False).parent is not None
+
+
 @pytest.mark.parametrize("population", [["Transform the input."], ["Transform the input.", "Sort."],
                                         ["Sort.", "Transform the input.", "Sort."]],
                          ids=["K1", "K2-distinct", "K3-duplicate"])

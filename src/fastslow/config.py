@@ -174,8 +174,9 @@ class LearnerSection(Section):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)
     micro_batch_size: int = Field(16, ge=1, description="rollouts per forward/backward, grouped by length")
-    shared_prefix: bool = Field(True, description="run each distinct prompt once per step and fan its keys/values "
-                                "out to its completions (same gradient; off: every rollout's full prompt+completion)")
+    shared_prefix: bool = Field(True, description="run each distinct prompt once per step (prompts sharing a stem: "
+                                "the stem once, then each rest) and fan its keys/values out to its completions (same "
+                                "gradient; off: every rollout's full prompt+completion)")
     baseline: Literal["problem", "prompt"] = "problem"
     scale_by_std: bool = True
     drop_zero_variance: bool = True

@@ -4,11 +4,12 @@ Log-probs are recomputed for the current weights and compared with the *stored b
 reused rollouts are importance-corrected. A frozen reference model (the base weights) provides the optional
 KL-to-reference penalty (k3) and the per-step KL estimate on the policy's own samples. Gradient accumulation uses
 batch-wide token weights, so the update does not depend on the micro-batch size. By default each distinct prompt
-runs through the model once per step and its keys/values fan out to its completions (``fastslow.rl.shared_prefix``,
-the same gradient for less compute); ``shared_prefix=False`` runs every rollout's full prompt+completion. The model,
+runs through the model once per step (prompts that share a stem, such as one system prompt over several problems:
+the stem once, then each rest) and its keys/values fan out to its completions (``fastslow.rl.shared_prefix``, the
+same gradient for less compute); ``shared_prefix=False`` runs every rollout's full prompt+completion. The model,
 optimizer and scheduler go through ``accelerate`` so the same code runs on several GPUs (DDP/FSDP/DeepSpeed) without
-a rewrite; the shared-prefix path runs two backward passes per step (completions, then prefixes), which is fine for
-the native engine's single process.
+a rewrite; the shared-prefix path runs a backward pass per level each step (completions, then prompts, then their
+stems), which is fine for the native engine's single process.
 """
 
 from __future__ import annotations
@@ -145,12 +146,12 @@ class Learner:
         distinct, index = shared_prefix.distinct_prompts(prompts)
         index = index.to(device)
         clock = time.perf_counter()
-        prefix = shared_prefix.PrefixPass(self.model, distinct, self.pad_id, device, grad=True)
+        prefix = shared_prefix.build(self.model, distinct, self.pad_id, device, grad=True)
         self.timings["forward"] += time.perf_counter() - clock
         ref_prefix = None
         if self.ref_model is not None:
             clock = time.perf_counter()
-            ref_prefix = shared_prefix.PrefixPass(self.ref_model, distinct, self.pad_id, device, grad=False)
+            ref_prefix = shared_prefix.build(self.ref_model, distinct, self.pad_id, device, grad=False)
             self.timings["ref_forward"] += time.perf_counter() - clock
         order = sorted(range(len(prompts)), key=lambda i: (len(completions[i]), i))
         for start in range(0, len(order), cfg.micro_batch_size):
