@@ -325,7 +325,9 @@ def bench_rl_step(
     _setup(threads)
     from fastslow.bench.rl_step import run
 
-    _emit(run(model, steps), json_path)
+    result = run(model, steps)
+    result["command"] = " ".join(["fst", *sys.argv[1:]])
+    _emit(result, json_path)
 
 
 @bench_app.command("step-time")
