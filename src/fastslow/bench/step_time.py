@@ -295,14 +295,13 @@ def random_copy_of_base(folder: Path, seed: int = 0) -> Path:
     early), so every arm generates and trains completions of about the same length, whatever prompt it uses: an RL
     step and an FST step then do the same work per step, as with the random Qwen3 of the GPU runs. The learning is
     not what is measured (rewards stay at zero)."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     from fastslow.model.loading import SHIPPED_BASE
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    config = AutoModelForCausalLM.from_pretrained(SHIPPED_BASE).config
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(SHIPPED_BASE)).save_pretrained(folder)
     for f in SHIPPED_BASE.iterdir():
         if f.name.startswith(("tokenizer", "chat_template", "generation_config")):
             (folder / f.name).write_bytes(f.read_bytes())
@@ -335,6 +334,11 @@ def ratios_to_rl(out: dict) -> dict:
             for k in out if k != "rl"}
 
 
+def generation_s(out: dict, arm: str) -> float:
+    """Seconds of generation per RL step in one arm's profile (reuse's saving is the difference of two arms)."""
+    return out[arm]["profile_s_per_step"]["rl"].get("generation", 0.0)
+
+
 def seed_spread(model: str, steps: int, seeds: list[int], first: dict | None = None) -> dict:
     """The same-work set's three arms (rl, fst without and with reuse) on further seeds, each an interleaved run
     of its own: one run's ratios carry the luck of its trajectory (which prompts the population ends up holding
@@ -360,8 +364,7 @@ def seed_spread(model: str, steps: int, seeds: list[int], first: dict | None = N
     for k in keys:  # reuse's own measured generation saving, apart from the learner
         summary[k]["reused_frac"] = mean_std(per_seed[s][k]["reused_frac"] for s in per_seed)
     summary["reuse_generation_saving_s_per_step"] = mean_std(
-        per_seed[s]["fst_no_reuse"]["profile_s_per_step"]["rl"].get("generation", 0.0)
-        - per_seed[s]["fst_reuse"]["profile_s_per_step"]["rl"].get("generation", 0.0) for s in per_seed)
+        generation_s(out, "fst_no_reuse") - generation_s(out, "fst_reuse") for out in per_seed.values())
     shown = ("s_per_step_median", "s_per_step_amortised_with_gepa", "trained_tokens_per_step",
              "ms_per_trained_token_amortised_with_gepa", "gepa_seconds", "train_reward_mean")
     return {"seeds": list(per_seed), "steps": steps, "ratios": summary,
@@ -378,12 +381,12 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
     """All arms of all sets advance one step at a time, in rotating order, so a change of load on the (shared)
     machine hits every arm alike; ratios are taken within a set. ``seeds`` > 1 repeats the same-work set's three
     arms on seeds ``seed + 1 ...`` (``seed_spread``)."""
-    results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed, "model": model,
-                     "threads": torch.get_num_threads(), "load_average_before": list(os.getloadavg())}
     if model == RANDOM_BASE:
         with tempfile.TemporaryDirectory() as folder:
             return {**run(str(random_copy_of_base(Path(folder))), steps, seed, sets, unbatched, round_reps, seeds),
                     "model": RANDOM_BASE}
+    results: dict = {"task": "cipher (fst demo settings)", "steps": steps, "seed": seed, "model": model,
+                     "threads": torch.get_num_threads(), "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as tmp:
         arms: dict[tuple[str, str], Arm] = {}
         for arm_set in sets:
@@ -401,11 +404,10 @@ def run(model: str = "base", steps: int = 18, seed: int = 0, sets: tuple[str, ..
         for arm_set in sets:
             out = {name: arm.result() for (s_, name), arm in arms.items() if s_ == arm_set}
             out["ratios_to_rl"] = ratios_to_rl(out)
-            gen = lambda k: out[k]["profile_s_per_step"]["rl"].get("generation", 0.0)  # noqa: E731
             out["reuse_saving"] = {
-                "generation_s_per_step_measured": gen("fst_no_reuse") - gen("fst_reuse"),
+                "generation_s_per_step_measured": generation_s(out, "fst_no_reuse") - generation_s(out, "fst_reuse"),
                 # reused rollouts x the no-reuse arm's generation seconds per live rollout (same batch shape)
-                "generation_s_per_step_expected": out["fst_reuse"]["reused_frac"] * gen("fst_no_reuse"),
+                "generation_s_per_step_expected": out["fst_reuse"]["reused_frac"] * generation_s(out, "fst_no_reuse"),
             }
             if unbatched and arm_set == "same_work":
                 out["batched_rounds_speedup"] = {

@@ -338,14 +338,14 @@ def _step_time(d: dict) -> str:
         out.append("\n" + _step_time_seeds(spread))
     verdicts = []
     for key, label, target in (("fst_reuse", "FST with reuse", 1.0), ("fst_no_reuse", "FST without reuse", 1.3)):
-        if spread:  # judged on the mean over seeds
-            r = spread["ratios"][key]
-            cells = [(f"{_ms(r[m], pct=False, suffix='x')} {unit}", r[m]["mean"], r[m]["std"])
-                     for m, unit in (("amortised", "per step"), ("per_token_amortised", "per trained token"))]
-        else:
-            r = d["same_work"]["ratios_to_rl"][key]
-            cells = [(f"{r[m]:.2f}x {unit}", r[m], 0.0)
-                     for m, unit in (("amortised", "per step"), ("per_token_amortised", "per trained token"))]
+        cells = []
+        for m, unit in (("amortised", "per step"), ("per_token_amortised", "per trained token")):
+            if spread:  # judged on the mean over seeds
+                ms = spread["ratios"][key][m]
+                cells.append((f"{_ms(ms, pct=False, suffix='x')} {unit}", ms["mean"], ms["std"]))
+            else:
+                r = d["same_work"]["ratios_to_rl"][key][m]
+                cells.append((f"{r:.2f}x {unit}", r, 0.0))
         verdicts.append(f"{label} <= {target:.1f}x RL: " + ", ".join(
             f"{text} ({'met' if mean <= target else 'not met'}"
             + ("; within one standard deviation of the target" if abs(mean - target) <= std else "") + ")"
@@ -363,8 +363,7 @@ def _step_time_seeds(spread: dict) -> str:
     rows = []
     for key, label in labels:
         r = spread["ratios"][key]
-        per_seed = [spread["per_seed"][str(s) if str(s) in spread["per_seed"] else s]["ratios_to_rl"][key]
-                    ["per_token_amortised"] for s in spread["seeds"]]
+        per_seed = [v["ratios_to_rl"][key]["per_token_amortised"] for v in spread["per_seed"].values()]
         rows.append([label, x(r["per_step"]), x(r["amortised"]), x(r["per_token_amortised"]),
                      _seeds(per_seed, lambda v: f"{v:.2f}"), _ms(r["reused_frac"])])
     save = spread["ratios"]["reuse_generation_saving_s_per_step"]
