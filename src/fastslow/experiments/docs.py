@@ -641,6 +641,26 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
 }
 
 
+def _plugin_blocks() -> dict[str, Callable[[Path], str]]:
+    """Blocks defined one topic per file in ``tools/gen_docs/blocks/*.py`` (each module exports ``BLOCKS``), so a new
+    benchmark adds its own file instead of editing this one."""
+    import importlib.util
+
+    found: dict[str, Callable[[Path], str]] = {}
+    folder = Path(__file__).resolve().parents[3] / "tools" / "gen_docs" / "blocks"
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        if path.name.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"gen_docs_blocks_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found.update(getattr(module, "BLOCKS", {}))
+    return found
+
+
+BLOCKS.update(_plugin_blocks())
+
+
 def regenerate(text: str, results: Path) -> str:
     def sub(m: re.Match) -> str:
         name = m.group("name")
