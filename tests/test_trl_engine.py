@@ -104,7 +104,7 @@ def test_native_and_trl_engine_give_the_same_loss_and_gradient(base_model, tmp_p
 
     model, tok = base_model
     task_cfg = trl_cfg(tmp_path, **{"learner.aggregation": aggregation, "learner.tau": 4.0})
-    from fastslow.trainer import build_tasks
+    from fastslow.build import build_tasks
 
     task = build_tasks(task_cfg)[0]
     population = [task.seed_prompt, "Sort the letters of the input."]
@@ -126,8 +126,8 @@ def test_native_and_trl_engine_give_the_same_loss_and_gradient(base_model, tmp_p
     trainer, engine = build_trl_trainer(task_cfg, policy=trl_model, tokenizer=tok, reflector=object(),
                                         tasks=[task])
     assert [p.id for p in problems] == [key[1] for key in engine.problems]
-    engine.population = population
-    engine.cache = RolloutCache(0)
+    engine.channel.population = population
+    engine.channel.cache = RolloutCache(0)
     for g in groups:
         for r in g.rollouts:
             engine.cache.add(r)

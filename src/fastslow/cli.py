@@ -141,7 +141,7 @@ def run_cmd(
 ) -> None:
     """Train (mode fst | rl | gepa) on a Rulebook task; metrics in OUTPUT_DIR/metrics.jsonl, checkpoints in
     OUTPUT_DIR/checkpoints."""
-    from fastslow.config import ConfigError, load_config
+    from fastslow.config import load_config
 
     cfg = load_config(config, _parse_overrides(set_ or []))
     _setup(cfg.threads)
@@ -151,11 +151,9 @@ def run_cmd(
     from fastslow.trainer import Trainer, refuse_several_processes
 
     refuse_several_processes()
-    from fastslow.checkpoint import complete_checkpoints
+    from fastslow.build import guard_run_folder
 
-    if not resume and complete_checkpoints(cfg.output_dir / "checkpoints"):
-        raise ConfigError(f"output_dir {str(cfg.output_dir)!r} already holds a run with checkpoints; pass --resume to "
-                          "continue it, or choose another output_dir (nothing was overwritten)")
+    guard_run_folder(cfg, resume)  # never overwrite a run; --resume needs a checkpoint
     trainer = Trainer(cfg)
     if resume:
         console.print(f"resumed at step {trainer.resume()}")

@@ -161,7 +161,8 @@ class RolloutConfig(Section):
 
 
 class LearnerSection(Section):
-    loss: Literal["cispo", "grpo", "drgrpo"] = "cispo"
+    loss: str = Field("cispo", description="cispo | grpo | drgrpo, or your own loss as 'package.module:attr' / "
+                      "'path/to/file.py:attr' naming a LossSpec (fastslow.rl.loss_registry)")
     aggregation: Literal["prompt", "token", "sequence", "constant"] = "prompt"
     tau: float = Field(4.0, gt=0, description="CISPO truncation threshold")
     eps_low: float = Field(0.2, ge=0)
@@ -173,10 +174,25 @@ class LearnerSection(Section):
     warmup_steps: int = Field(10, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)
-    micro_batch_size: int = Field(16, ge=1, description="rollouts per forward/backward, grouped by length")
-    shared_prefix: bool = Field(True, description="run each distinct prompt once per step (prompts sharing a stem: "
+    micro_batch_size: int = Field(16, ge=1, description="rollouts per forward/backward, grouped by length (engine "
+                                  "trl: per-process micro-batch, the rest by gradient accumulation; the largest "
+                                  "divisor of the per-process rollouts not above this)")
+    constant_normaliser: int | None = Field(None, ge=1, description="Dr.GRPO's fixed normaliser L in sum / "
+                                            "(rollouts * L) (aggregation constant, or drgrpo's prompt); null: "
+                                            "rollout.max_new_tokens, the generation budget, as in the Dr.GRPO paper")
+    shared_prefix: bool | None = Field(None, description="null: on under engine native, off under trl. ""run each distinct prompt once per step (prompts sharing a stem: "
                                 "the stem once, then each rest) and fan its keys/values out to its completions (same "
                                 "gradient; off: every rollout's full prompt+completion)")
+
+    @model_validator(mode="after")
+    def _known_loss(self) -> LearnerSection:
+        from fastslow.rl.loss_registry import BUILTIN, LOSSES
+
+        if self.loss not in BUILTIN and ":" not in self.loss and self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; expected cispo, grpo or drgrpo, or your own as "
+                             "'package.module:attr' or 'path/to/file.py:attr'")
+        return self
+
     baseline: Literal["problem", "prompt"] = "problem"
     scale_by_std: bool = True
     drop_zero_variance: bool = True
@@ -279,13 +295,21 @@ class RunConfig(Section):
     threads: int = Field(1, ge=1)
     trl: TrlSection = TrlSection()
 
+    @property
+    def population_k(self) -> int:
+        """The effective population size K: rl trains under the seed prompt alone (K=1) whatever population.size
+        says; the one place this rule lives."""
+        return 1 if self.mode == "rl" else self.population.size
+
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
-        k = 1 if self.mode == "rl" else self.population.size
+        k = self.population_k
         if self.engine == "trl" and self.mode == "gepa":
             raise ValueError("engine: trl trains the weights with TRL, but mode: gepa never updates them; use "
                              "engine: native for mode gepa")
         self._check_backend()
+        if self.engine == "trl":
+            self._check_trl()
         if self.model.reference == "none" and self.learner.kl_coef > 0:
             raise ValueError(f"learner.kl_coef ({self.learner.kl_coef}) > 0 needs a reference model, but "
                              "model.reference is 'none'; set model.reference: copy or learner.kl_coef: 0")
@@ -297,6 +321,13 @@ class RunConfig(Section):
             raise ValueError(f"rollout.group_size ({self.rollout.group_size}) must be a multiple of "
                              f"population.size ({k}): each prompt gets G/K rollouts")
         return self
+
+    def _check_trl(self) -> None:
+        """What engine: trl cannot honour, refused by field rather than silently ignored."""
+        if self.learner.shared_prefix:
+            raise ValueError("learner.shared_prefix: true works with engine: native only (TRL's trainer runs every "
+                             "rollout's full prompt+completion; the gradient is the same); remove it or set it to "
+                             "false")
 
     def _check_backend(self) -> None:
         """Backend combinations that would run but silently mean something else than asked."""

@@ -45,3 +45,20 @@ def kl_to_base(policy, base, sampler: Sampler, task: Task, problems: Sequence[Pr
     per_response = (kl * mask).sum(-1) / mask.sum(-1).clamp(min=1)
     per_problem = per_response.view(len(problems), samples_per_problem).mean(-1)
     return per_problem.mean().item()
+
+
+def kl_contexts(policy, base, sampler: Sampler, task: Task, problems: Sequence[Problem], seed_prompt: str, lead: str,
+                kl_context: str, max_new_tokens: int, seed: int, pad_id: int) -> dict[str, float]:
+    """The diagnostic KL under ``eval.kl_context`` (seed, lead or both), for every engine: ``kl_to_base`` (the
+    seed-prompt value under ``both``), plus ``kl_to_base_seed`` and ``kl_to_base_lead`` under ``both``. A context
+    equal to one already measured (rl: the lead prompt is the seed prompt) is not measured twice."""
+    contexts = {"seed": seed_prompt, "lead": lead}
+    kls: dict[str, float] = {}
+    for name in ("seed", "lead") if kl_context == "both" else (kl_context,):
+        same = [k for k in kls if contexts[k] == contexts[name]]
+        kls[name] = kls[same[0]] if same else kl_to_base(policy, base, sampler, task, problems, contexts[name],
+                                                         max_new_tokens=max_new_tokens, seed=seed, pad_id=pad_id)
+    result = {"kl_to_base": kls["seed"] if "seed" in kls else kls["lead"]}
+    if kl_context == "both":  # FST's weights are trained under its lead prompt: measure both contexts
+        result["kl_to_base_seed"], result["kl_to_base_lead"] = kls["seed"], kls["lead"]
+    return result

@@ -24,13 +24,14 @@ import torch
 
 from fastslow.rl import shared_prefix
 from fastslow.rl.batch import completion_logits, gather_logprobs, pack
-from fastslow.rl.losses import cispo_token_loss, clipped_ratio_token_loss, k3_kl, token_weights
+from fastslow.rl.loss_registry import resolve_loss, token_objective
+from fastslow.rl.losses import token_weights
 from fastslow.rl.rollouts import ProblemGroup
 
 
 @dataclass
 class LearnerConfig:
-    loss: str = "cispo"  # cispo | grpo | drgrpo
+    loss: str = "cispo"  # a registered loss (cispo | grpo | drgrpo) or module:attr (fastslow.rl.loss_registry)
     aggregation: str = "prompt"  # prompt | token | sequence | constant
     tau: float = 4.0  # CISPO truncation (paper: clip_high 3 -> weights in [0, 4])
     cispo_low: float | None = None  # optional CISPO lower bound (paper: clip_low 1 -> 0, i.e. none)
@@ -45,7 +46,17 @@ class LearnerConfig:
     micro_batch_size: int = 16  # rollouts per forward/backward (grouped by length)
     shared_prefix: bool = True  # each distinct prompt runs once per step (fastslow.rl.shared_prefix)
     temperature: float = 1.0  # the sampling temperature, so ratios are 1 on fresh on-policy data
-    max_completion_len: int | None = None  # Dr.GRPO's constant normaliser (defaults to the batch's longest)
+    max_completion_len: int | None = None  # Dr.GRPO's constant normaliser (the run's max_new_tokens)
+
+
+def learner_config(cfg) -> LearnerConfig:
+    """The learner settings of a run config (``learner`` section, sampling temperature, Dr.GRPO's constant)."""
+    L = cfg.learner
+    return LearnerConfig(loss=L.loss, aggregation=L.aggregation, tau=L.tau, eps_low=L.eps_low, eps_high=L.eps_high,
+                         kl_coef=L.kl_coef, lr=L.lr, warmup_steps=L.warmup_steps, weight_decay=L.weight_decay,
+                         grad_clip=L.grad_clip, micro_batch_size=L.micro_batch_size,
+                         temperature=cfg.rollout.temperature, shared_prefix=L.shared_prefix is not False,
+                         max_completion_len=L.constant_normaliser or cfg.rollout.max_new_tokens)
 
 
 class Learner:
@@ -53,6 +64,7 @@ class Learner:
         from accelerate import Accelerator
 
         self.config = config
+        self.loss = resolve_loss(config.loss)
         self.pad_id = pad_id
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas,
@@ -92,8 +104,7 @@ class Learner:
             tokens[i, : len(r.token_ids)] = torch.tensor(list(r.token_ids), dtype=torch.long)
         advantages = torch.tensor([a for _, _, a in rollouts], dtype=torch.float32)
         group_ids = torch.tensor([g for g, _, _ in rollouts])
-        aggregation = "constant" if cfg.loss == "drgrpo" and cfg.aggregation == "prompt" else cfg.aggregation
-        weights = token_weights(mask, group_ids, aggregation, cfg.max_completion_len)
+        weights = token_weights(mask, group_ids, self.loss.aggregation(cfg.aggregation), cfg.max_completion_len)
 
         self.model.train()
         self.timings = {"forward": 0.0, "ref_forward": 0.0, "backward": 0.0, "optimizer": 0.0}
@@ -180,17 +191,10 @@ class Learner:
         t = completion.shape[1]
         logp = gather_logprobs(logits, completion)
         old, adv = behaviour[rows, :t].to(device), advantages[rows].to(device)
-        if cfg.loss == "cispo":
-            tok_loss, clipped = cispo_token_loss(logp, old, adv, cfg.tau, cfg.cispo_low)
-        elif cfg.loss in ("grpo", "drgrpo"):
-            tok_loss, clipped = clipped_ratio_token_loss(logp, old, adv, cfg.eps_low, cfg.eps_high)
-        else:
-            raise ValueError(f"unknown loss {cfg.loss!r}; expected cispo, grpo or drgrpo")
-        if ref_logits is not None:
-            kl = k3_kl(logp, gather_logprobs(ref_logits, completion))
+        ref_logp = gather_logprobs(ref_logits, completion) if ref_logits is not None else None
+        tok_loss, clipped, kl = token_objective(self.loss, cfg, logp, old, adv, ref_logp)
+        if kl is not None:
             sums["kl_k3"] += (kl.detach() * m).sum().item()
-            if cfg.kl_coef:
-                tok_loss = tok_loss + cfg.kl_coef * kl
         loss = (tok_loss * weights[rows, :t].to(device)).sum()
         clock = time.perf_counter()
         self.accelerator.backward(loss)

@@ -43,23 +43,35 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
 
 
 def token_weights(mask: torch.Tensor, group_ids: torch.Tensor, aggregation: Aggregation,
-                  max_len: int | None = None) -> torch.Tensor:
-    """Per-token weights that sum the token losses into the batch loss.
+                  max_len: int | None = None, keep: torch.Tensor | None = None, total=None) -> torch.Tensor:
+    """Per-token weights that sum the token losses into the batch loss, for every engine.
 
     prompt   : mean over each problem group's tokens, then mean over groups (ScaleRL; the paper's default)
     token    : mean over all tokens of the batch
     sequence : mean over each rollout's tokens, then over rollouts (original GRPO)
-    constant : sum / (N * max_len) (Dr.GRPO; no length normalisation bias)
+    constant : sum / (rollouts * max_len) (Dr.GRPO: ``max_len`` is a fixed constant, the generation budget
+               ``max_new_tokens`` by default, never the batch's longest completion)
+
+    ``keep`` (rows): False for the rows of a dropped (zero-variance) group: weight 0, never counted, exactly as if
+    the group were not in the batch. ``total`` sums a scalar over every process of the step (the TRL engine; the
+    default is this process alone); a group never spans processes, so only the counts need it.
     """
     mask = mask.float()
+    rows = torch.ones(mask.shape[0], device=mask.device) if keep is None else keep.float().to(mask.device)
+    mask = mask * rows[:, None]
+    total = total or (lambda x: x)
     if aggregation == "token":
-        return mask / mask.sum().clamp(min=1)
+        return mask / total(mask.sum()).clamp(min=1)
     if aggregation == "sequence":
-        return mask / mask.sum(-1, keepdim=True).clamp(min=1) / mask.shape[0]
+        return mask / mask.sum(-1, keepdim=True).clamp(min=1) / total(rows.sum()).clamp(min=1)
     if aggregation == "constant":
-        return mask / (mask.shape[0] * (max_len or mask.shape[1]))
+        if not max_len:
+            raise ValueError("aggregation 'constant' (Dr.GRPO) needs max_len, the fixed normaliser (max_new_tokens)")
+        return mask / (total(rows.sum()).clamp(min=1) * max_len)
     if aggregation == "prompt":
-        groups, inverse = torch.unique(group_ids, return_inverse=True)
-        tokens_per_group = torch.zeros(len(groups)).index_add_(0, inverse, mask.sum(-1))
-        return mask / tokens_per_group[inverse].clamp(min=1)[:, None] / len(groups)
+        _, inverse = torch.unique(group_ids.to(mask.device), return_inverse=True)
+        n = int(inverse.max()) + 1 if len(inverse) else 0
+        tokens_per_group = torch.zeros(n, device=mask.device).index_add_(0, inverse, mask.sum(-1))
+        kept_groups = (torch.zeros(n, device=mask.device).index_add_(0, inverse, rows) > 0).float().sum()
+        return mask / tokens_per_group[inverse].clamp(min=1)[:, None] / total(kept_groups).clamp(min=1)
     raise ValueError(f"unknown aggregation {aggregation!r}")

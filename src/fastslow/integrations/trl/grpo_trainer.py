@@ -1,6 +1,11 @@
-"""``FSTGRPOTrainer``, TRL's ``GRPOTrainer`` with FST's advantages and aggregation: fastslow's advantages over each
-whole group, the behaviour log-probs as the old log-probs, and per-token advantages that make TRL's unchanged loss
-the native learner's. Built by ``_trainer_class`` so that trl is imported only when a trainer is built."""
+"""``FSTGRPOTrainer``, TRL's ``GRPOTrainer`` computing the native learner's objective: fastslow's advantages over
+each whole group (one group per problem, all K prompts in it), the behaviour log-probs as the importance-weight
+denominator, the registered loss (``fastslow.rl.loss_registry``), the k3 KL to fastslow's own reference (TRL's
+``beta`` is 0), and fastslow's batch-wide token weights (``losses.token_weights``, totals over every process, rows
+of dropped groups weighted 0). The weights are fixed once per step on the whole per-process batch, before TRL splits
+it into micro-batches for gradient accumulation, and each micro-batch's loss is multiplied by the process count to
+undo the gradient mean over processes: the summed gradient is the native learner's whatever the micro-batch size
+and the process count. Built by ``_trainer_class`` so that trl is imported only when a trainer is built."""
 
 from __future__ import annotations
 
@@ -14,16 +19,24 @@ from fastslow.config import ConfigError
 from fastslow.integrations.trl.engine import DEBUG_ENV, STATE_FILE, FSTEngine
 from fastslow.rl.rollouts import ProblemGroup
 
+SUMS = ("loss", "entropy", "clipped", "kl_k3", "ratio", "tokens")
+
 
 def _trainer_class():
     from trl import GRPOTrainer
 
     class FSTGRPOTrainer(GRPOTrainer):
-        """``GRPOTrainer`` with FST's groups (all K prompts in one group per problem), fastslow's advantages, the
-        behaviour log-probs as the old log-probs, and fastslow's aggregation (default: prompt-level)."""
+        """``GRPOTrainer`` with FST's groups, advantages, loss, KL and aggregation (see the module docstring)."""
 
         def __init__(self, *args, engine: FSTEngine, **kwargs):
+            from fastslow.rl.learner import learner_config
+            from fastslow.rl.loss_registry import resolve_loss
+
             self.fst = engine
+            self.fst_learner = learner_config(engine.cfg)
+            self.fst_loss = resolve_loss(self.fst_learner.loss)
+            self.fst_sums = dict.fromkeys(SUMS, 0.0)  # this process's metric sums over the current step
+            self.fst_skip = False  # the step's groups all had zero variance: no optimizer step (as native)
             self._fst_inputs: list = []
             super().__init__(*args, **kwargs)
 
@@ -36,58 +49,116 @@ def _trainer_class():
                 self._created_lr_scheduler = True
             return self.lr_scheduler
 
+        def create_optimizer(self, *args, **kwargs):
+            optimizer = super().create_optimizer(*args, **kwargs)
+            step = optimizer.step
+
+            def fst_step(*a, **k):  # the native learner takes no optimizer step when no group has signal
+                return None if self.fst_skip else step(*a, **k)
+
+            optimizer.step = fst_step
+            return optimizer
+
         def _generate_and_score_completions(self, inputs):
             self._fst_inputs = inputs
             out = super()._generate_and_score_completions(inputs)
-            if "sampling_per_token_logps" in out and "old_per_token_logps" not in out:
-                out["old_per_token_logps"] = out["sampling_per_token_logps"]  # CISPO's IS weight vs behaviour
-            out["advantages"] = self.fst_token_advantages(out)
+            out.update(self.fst_step_tensors(out))
             return out
 
-        def fst_token_advantages(self, out: dict) -> torch.Tensor:
-            """Per-token advantages ``A * w * c``: fastslow's advantages (one group per problem), fastslow's
-            token weights over the whole step on every process, and ``c`` that cancels TRL's normaliser and the
-            gradient mean over processes, so the summed gradient is the native learner's."""
+        def fst_step_tensors(self, out: dict) -> dict:
+            """Per-row advantages, behaviour and reference log-probs and the batch-wide token weights of this
+            process's rows (the whole step, before TRL splits it into micro-batches)."""
             from fastslow.rl.advantages import assign, has_signal
+            from fastslow.rl.losses import token_weights
 
             L, G = self.fst.cfg.learner, self.num_generations
             rollouts = self.fst.batch_rollouts
-            n = len(rollouts)
-            groups = [ProblemGroup(rollouts[i].problem, rollouts[i : i + G]) for i in range(0, n, G)]
+            groups = [ProblemGroup(rollouts[i].problem, rollouts[i : i + G]) for i in range(0, len(rollouts), G)]
             assign(groups, L.baseline, L.scale_by_std)
             keep = [has_signal(g) or not L.drop_zero_variance for g in groups]
-            device = out["completion_mask"].device
-            adv = torch.tensor([a for g in groups for a in g.advantages], dtype=torch.float32, device=device)
-            mask = out["completion_mask"].float()
-            if "tool_mask" in out:
-                mask = mask * out["tool_mask"].float()
-            row_keep = torch.tensor([float(k) for k in keep for _ in range(G)], device=device)
-            mask = mask * row_keep[:, None]
-            aggregation = "constant" if L.loss == "drgrpo" and L.aggregation == "prompt" else L.aggregation
-            weights = self.fst_token_weights(mask, G, aggregation)
-            N = self.accelerator.num_processes
-            ga = getattr(self, "current_gradient_accumulation_steps", self.args.gradient_accumulation_steps)
-            spg = self.args.steps_per_generation
-            trl_normaliser = out["num_items_in_batch"].clamp(min=1.0) / N * ga / spg
+            device, width = out["completion_ids"].device, out["completion_ids"].shape[1]
+            mask, behaviour = torch.zeros((len(rollouts), width), device=device), torch.zeros((len(rollouts), width))
+            for i, r in enumerate(rollouts):  # the rollout's own tokens, exactly as the native learner counts them
+                mask[i, : len(r.token_ids)] = 1
+                behaviour[i, : len(r.behaviour_logprobs)] = torch.tensor(r.behaviour_logprobs)
+            behaviour = behaviour.to(device)
+            row_keep = torch.tensor([k for k in keep for _ in range(G)], device=device)
+            group_ids = torch.arange(len(groups), device=device).repeat_interleave(G)
+            total = lambda x: self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
+            weights = token_weights(mask, group_ids, self.fst_loss.aggregation(L.aggregation),
+                                    self.fst_learner.max_completion_len, keep=row_keep, total=total)
+            self.fst_skip = total(row_keep.float().sum()).item() == 0
+            result = {"advantages": torch.tensor([a for g in groups for a in g.advantages], device=device),
+                      "fst_behaviour": behaviour, "fst_weights": weights}
+            if self.fst.kl_in_step:
+                result["fst_ref"] = self.fst_ref_logps(out)
             self.fst_record_rows(groups, keep)
-            return adv[:, None] * weights * (trl_normaliser * N)
+            return result
 
-        def fst_token_weights(self, mask: torch.Tensor, G: int, aggregation: str) -> torch.Tensor:
-            """fastslow's ``token_weights`` with the step's totals taken over every process."""
-            total = lambda x: self.accelerator.gather(x.reshape(1).float()).sum()  # noqa: E731
-            rows_alive = (mask.sum(-1) > 0).float()
-            if aggregation == "prompt":
-                per_group = mask.sum(-1).view(-1, G).sum(-1)  # tokens of each local group
-                n_groups = total((per_group > 0).float().sum()).clamp(min=1)
-                return mask / per_group.repeat_interleave(G).clamp(min=1)[:, None] / n_groups
-            if aggregation == "token":
-                return mask / total(mask.sum()).clamp(min=1)
-            if aggregation == "sequence":
-                return mask / mask.sum(-1, keepdim=True).clamp(min=1) / total(rows_alive.sum()).clamp(min=1)
-            if aggregation == "constant":
-                max_len = self.accelerator.gather(torch.tensor([mask.shape[1]], device=mask.device)).max()
-                return mask / (total(torch.tensor(float(mask.shape[0]), device=mask.device)) * max_len)
-            raise ValueError(f"unknown aggregation {aggregation!r}")
+        def fst_token_logits(self, model, inputs: dict) -> torch.Tensor:
+            """The native learner's forward (``rl.batch.completion_logits``: positions from the attention mask, so
+            left-padded prompts see the positions they were sampled with), on TRL's padded rows."""
+            from fastslow.rl.batch import TokenBatch, completion_logits
+
+            batch = TokenBatch(torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1),
+                               torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1),
+                               inputs["completion_ids"], inputs["completion_mask"], inputs["prompt_ids"].shape[1])
+            return completion_logits(model, batch, self.fst_learner.temperature)
+
+        @torch.no_grad()
+        def fst_ref_logps(self, out: dict) -> torch.Tensor:
+            """Per-token log-probs under fastslow's reference (frozen initial weights, or the adapter-disabled
+            policy under LoRA), for the k3 KL term and the per-step kl_k3; in micro-batches."""
+            from fastslow.rl.batch import gather_logprobs
+
+            ref, n, mb = self.fst.reference, out["completion_ids"].shape[0], self.args.per_device_train_batch_size
+            if any(True for _ in ref.parameters()):
+                ref.to(out["completion_ids"].device)
+            parts = []
+            for i in range(0, n, mb):
+                rows = {k: out[k][i : i + mb] for k in ("prompt_ids", "prompt_mask", "completion_ids",
+                                                         "completion_mask")}
+                parts.append(gather_logprobs(self.fst_token_logits(ref, rows), rows["completion_ids"]))
+            return torch.cat(parts)
+
+        def _compute_loss(self, model, inputs):
+            from fastslow.rl.batch import gather_logprobs
+            from fastslow.rl.loss_registry import token_objective
+
+            logits = self.fst_token_logits(model, inputs)
+            logp = gather_logprobs(logits, inputs["completion_ids"])
+            with torch.no_grad():
+                entropies = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
+            old = inputs["fst_behaviour"]
+            tok_loss, clipped, kl = token_objective(self.fst_loss, self.fst_learner, logp, old, inputs["advantages"],
+                                                    inputs.get("fst_ref"))
+            weights = inputs["fst_weights"]
+            loss = (tok_loss * weights).sum()
+            with torch.no_grad():  # metric sums over the trained tokens, as the native learner's
+                m = (weights != 0).float()
+                s = self.fst_sums
+                s["loss"] += loss.item()
+                s["entropy"] += (entropies * m).sum().item()
+                s["clipped"] += (clipped.float() * m).sum().item()
+                s["kl_k3"] += (kl * m).sum().item() if kl is not None else 0.0
+                s["ratio"] += (torch.exp(logp - old) * m).sum().item()
+                s["tokens"] += m.sum().item()
+            # the weights already sum the whole step over every process; the gradient is averaged over processes
+            return loss * self.accelerator.num_processes
+
+        def fst_step_metrics(self) -> dict:
+            """The step's loss, entropy, clip fraction, k3 KL and mean ratio over every process (native schema)."""
+            sums = torch.tensor([self.fst_sums[k] for k in SUMS], dtype=torch.float64, device=self.accelerator.device)
+            s = dict(zip(SUMS, self.accelerator.reduce(sums, reduction="sum").tolist()))
+            self.fst_sums = dict.fromkeys(SUMS, 0.0)
+            n = max(1.0, s["tokens"])
+            metrics = {"loss": s["loss"], "entropy": s["entropy"] / n, "clip_frac": s["clipped"] / n,
+                       "ratio_mean": s["ratio"] / n, "tokens": s["tokens"]}
+            if self.fst.kl_in_step:
+                metrics["kl_k3"] = s["kl_k3"] / n
+            if self.fst_skip:
+                metrics["skipped"] = 1.0
+            return metrics
 
         def fst_record_rows(self, groups: list[ProblemGroup], keep: list[bool]) -> None:
             if not os.environ.get(DEBUG_ENV):
@@ -110,9 +181,10 @@ def _trainer_class():
                 if self.fst.sink is not None:
                     self.fst.sink.rewrite(self.fst.history)
                 if self.accelerator.is_main_process:
+                    cache = self.fst.cache
                     resumed = {"step": state["step"], "population": self.fst.population,
-                               "cache_entries": len(self.fst.cache) if self.fst.cache is not None else None,
-                               "cache_cycle": self.fst.cache.cycle if self.fst.cache is not None else None,
+                               "cache_entries": len(cache) if cache is not None else None,
+                               "cache_cycle": cache.cycle if cache is not None else None,
                                "checkpoint": str(checkpoint)}
                     (Path(self.fst.cfg.output_dir) / "resumed.json").write_text(json.dumps(resumed, indent=2))
 

@@ -26,9 +26,8 @@ class FSTRolloutFunc:
         self.engine = engine
 
     def __call__(self, prompts: list, trainer) -> dict:
+        from fastslow.build import rollout_params, row_seed
         from fastslow.rl.rollouts import to_rollout
-        from fastslow.sampling import SamplingParams
-        from fastslow.trainer import derived_seed
 
         eng, cfg = self.engine, self.engine.cfg
         rows = trainer._fst_inputs
@@ -55,9 +54,9 @@ class FSTRolloutFunc:
                 for pos, r in zip(positions, reused):
                     out[pos] = Rollout(**{**r.__dict__, "prompt_index": k, "source": "reused"})
                 requests += positions[len(reused):]
-        r = cfg.rollout
-        params = SamplingParams(temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens,
-                                seed=derived_seed(cfg.seed, step, 1) + 7_777 * trainer.accelerator.process_index)
+        params = rollout_params(cfg, step, 1)
+        # one seed per (step, problem, slot): a row samples the same completion on whichever process holds it
+        seeds = [row_seed(cfg.seed, step, rows[pos]["fst_task"], rows[pos]["fst_pid"], pos % G) for pos in requests]
         start_t = time.perf_counter()
         with full_model(trainer) as model:
             if requests:
@@ -67,7 +66,7 @@ class FSTRolloutFunc:
                     task = eng.task_named(rows[pos]["fst_task"])
                     messages.append(task.render(eng.problem(rows[pos]["fst_task"], rows[pos]["fst_pid"]),
                                                 population[slots[pos % G]]))
-                completions = sampler.sample(messages, params)
+                completions = sampler.sample(messages, params, seeds=seeds)
                 for pos, row in zip(requests, completions):
                     task = eng.task_named(rows[pos]["fst_task"])
                     problem = eng.problem(rows[pos]["fst_task"], rows[pos]["fst_pid"])
@@ -94,7 +93,7 @@ class FSTReward:
     def __init__(self, engine: FSTEngine):
         self.engine = engine
 
-    def __call__(self, prompts, completions, fst_pid, fst_text, fst_prompt_index, **_) -> list[float]:
+    def __call__(self, prompts, completions, fst_pid, fst_task, fst_text, fst_prompt_index, **_) -> list[float]:
         eng = self.engine
         rollouts = eng.batch_rollouts
         if len(rollouts) != len(fst_pid):
@@ -105,6 +104,6 @@ class FSTReward:
                 raise RuntimeError("FST reward function: rows out of order with the rollouts")
             rewards.append(float(r.reward))
         eng.step_rollouts.extend(rollouts)
-        if eng.cfg.mode == "fst" and eng.cfg.population.reflect_on_rl_rollouts:
-            eng.cycle_rollouts.extend(rollouts)
+        for name in dict.fromkeys(fst_task):  # this process's share, gathered to rank 0 for the round
+            eng.channel.carry([r for r, t in zip(rollouts, fst_task) if t == name], name)
         return rewards
