@@ -16,7 +16,7 @@ def test_defaults_and_yaml(tmp_path):
 @pytest.mark.parametrize("data, message", [
     ({"learner": {"lrr": 1}}, "learner.lrr: Extra inputs are not permitted"),
     ({"learner": {"lr": "fast"}}, "learner.lr: Input should be a valid number"),
-    ({"learner": {"loss": "ppo"}}, "learner.loss: Input should be 'cispo', 'grpo' or 'drgrpo'"),
+    ({"learner": {"loss": "ppo"}}, "learner.loss: unknown loss 'ppo'; expected cispo, grpo or drgrpo"),
     ({"rollout": {"group_size": 0}}, "rollout.group_size: Input should be greater than or equal to 1"),
     ({"mode": "fst", "population": {"size": 3}}, "must be a multiple of population.size (3)"),
     ({"steps": -1}, "steps: Input should be greater than or equal to 1"),

@@ -147,3 +147,54 @@ def test_native_engine_refuses_two_processes_with_one_error(tmp_path):
     assert proc.returncode != 0
     assert proc.stdout.count("engine: native runs in one process") == 1, proc.stdout[-2000:]
     assert "engine: trl" in proc.stdout
+
+
+# ---- process-count invariance --------------------------------------------------------------------------------------
+def final_weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(folder / "final/model.safetensors")
+
+
+def run_one_process(config: Path) -> subprocess.CompletedProcess:
+    fst = shutil.which("fst") or str(Path(sys.executable).parent / "fst")
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    return subprocess.run([fst, "run", str(config), "--quiet"], capture_output=True, text=True, timeout=240,
+                          env={**env, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+                          cwd=ROOT)
+
+
+# Tolerance: every weight within 1e-5 absolute of the one-process run (lr 5e-4 over 3 AdamW steps moves weights by
+# up to 1.5e-3; the processes sum the same gradient terms in another order, fp32 on CPU).
+@pytest.mark.parametrize("mode", ["rl", "fst"])
+def test_two_processes_end_with_the_weights_of_one(tmp_path, mode):
+    over = {"mode": mode, "steps": 3, "eval": {"every": 3, "problems": 2, "k": 1, "kl_problems": 0},
+            "checkpoint": {"every": 3, "keep": 1}, "learner": {"lr": 5e-4, "warmup_steps": 1, "kl_coef": 1e-3}}
+    one, two = write_config(tmp_path, "one", **over), write_config(tmp_path, "two", **over)
+    single = run_one_process(one)
+    assert single.returncode == 0, single.stdout[-3000:] + single.stderr[-3000:]
+    double = launch(two)
+    assert double.returncode == 0, double.stdout[-3000:] + double.stderr[-3000:]
+    a, b = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
+    initial = final_weights_of_base()
+    assert a.keys() == b.keys()
+    moved = max((a[k] - initial[k]).abs().max().item() for k in a)
+    assert moved > 1e-4  # the 3 steps trained
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < 1e-5, f"largest weight difference {worst:.2e} (weights moved up to {moved:.2e})"
+    metrics = {name: [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+               for name in ("one", "two")}
+    train = {name: [m for m in ms if m["kind"] == "train"] for name, ms in metrics.items()}
+    for x, y in zip(train["one"], train["two"]):  # the same rollouts: same rewards, same loss
+        assert x["reward_mean"] == pytest.approx(y["reward_mean"], abs=1e-9)
+        assert x["loss"] == pytest.approx(y["loss"], rel=1e-4, abs=1e-7)
+    if mode == "fst":
+        gepa = {name: [m["population"] for m in ms if m["kind"] == "gepa"] for name, ms in metrics.items()}
+        assert gepa["one"] == gepa["two"] and len(gepa["one"]) == 2
+
+
+def final_weights_of_base() -> dict:
+    from fastslow.model.base import load_model
+
+    model, _ = load_model("base")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

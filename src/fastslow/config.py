@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fastslow.errors import FastSlowError
 
@@ -184,14 +184,15 @@ class LearnerSection(Section):
                                 "the stem once, then each rest) and fan its keys/values out to its completions (same "
                                 "gradient; off: every rollout's full prompt+completion)")
 
-    @model_validator(mode="after")
-    def _known_loss(self) -> LearnerSection:
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str) -> str:
         from fastslow.rl.loss_registry import BUILTIN, LOSSES
 
-        if self.loss not in BUILTIN and ":" not in self.loss and self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; expected cispo, grpo or drgrpo, or your own as "
+        if loss not in BUILTIN and ":" not in loss and loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; expected cispo, grpo or drgrpo, or your own as "
                              "'package.module:attr' or 'path/to/file.py:attr'")
-        return self
+        return loss
 
     baseline: Literal["problem", "prompt"] = "problem"
     scale_by_std: bool = True
