@@ -14,23 +14,28 @@ What each part does, and why it is correct for FST's batch structure (see docs/p
   completion per slot, never TRL's "n completions of the group's first prompt" (wrong when prompts differ).
 * **Rewards** (``FSTReward``). ``Task.score`` through ``safe_score``; each scored rollout (problem, prompt,
   completion, reward, feedback) is recorded for reflection (``population.reflect_on_rl_rollouts``).
-* **Advantages and loss** (``FSTGRPOTrainer``). The advantages are recomputed with fastslow's own ``assign`` over
-  each whole group (one group per problem, all K prompts in it; population std, as the native engine), the
-  behaviour log-probs become TRL's ``old_per_token_logps`` (CISPO's IS weight against the sampling distribution,
-  stop-gradient, truncated at tau = ``epsilon_high``), and fastslow's aggregation (``prompt`` by default: mean over
-  each group's tokens, then over groups, across all processes) is applied by handing TRL per-token advantages
-  ``A * w * c``, where ``c`` cancels TRL's own normaliser and the gradient averaging over processes. TRL's
-  ``_compute_loss`` itself is unchanged.
-* **Fast weights** (``FSTCallback``). Every T steps, before the step's rollouts, rank 0 runs the GEPA round on the
-  live weights while the other ranks wait (all ranks hold the full-parameter context, so ZeRO-3 / FSDP gathers
-  work); the new population and rollout cache are broadcast to every rank. Population, cache, reflector state,
-  counters and the metrics history are saved in each TRL checkpoint (``fst_state.pt``) and restored by
-  ``resume_from_checkpoint``. Rank 0 alone writes ``metrics.jsonl`` in the native engine's schema.
+* **Advantages and loss** (``FSTGRPOTrainer``). The trainer computes the native learner's objective itself: the
+  advantages with fastslow's own ``assign`` over each whole group (one group per problem, all K prompts in it), the
+  behaviour log-probs as the importance-weight denominator, the registered loss (``fastslow.rl.loss_registry``),
+  the k3 KL to fastslow's own reference (TRL's ``beta`` is 0), fastslow's batch-wide token weights
+  (``rl.losses.token_weights``: the step's totals over every process, rows of dropped zero-variance groups weighted
+  0, Dr.GRPO's constant ``max_new_tokens``) and the native forward (positions from the attention mask). The weights
+  are fixed on the whole per-process batch before TRL splits it into ``learner.micro_batch_size`` micro-batches
+  (gradient accumulation), and each micro-batch's loss is multiplied by the process count (DDP averages), so the
+  summed gradient is the native one whatever the micro-batch size and process count (tests/test_trl_equivalence.py,
+  tests/test_trl_distributed.py). A step whose groups all have zero variance takes no optimizer step, as native.
+* **Fast weights** (``FSTCallback``). Every T steps, before the step's rollouts, rank 0 runs the ``FastChannel``'s
+  GEPA round (the native engine's, ``fastslow.fastweights.channel``) on the live weights while the other ranks wait
+  (all ranks hold the full-parameter context, so ZeRO-3 / FSDP gathers work); the channel's state (population,
+  rollout cache, counters) is broadcast to every rank. The channel's state, the step and the metrics history are
+  saved in each TRL checkpoint (``fst_state.pt``) and restored by ``resume_from_checkpoint``. Rank 0 alone writes
+  ``metrics.jsonl`` (and the ``logging`` sinks) in the native engine's schema.
+* **Rollout seeds.** Every slot is sampled with a seed of (run seed, step, problem, slot), so a row samples the same
+  completion on whichever process holds it: 1 and 2 processes train on the same rollouts.
 
-Differences from the native engine, by design: the KL penalty (``learner.kl_coef`` > 0) is TRL's (token-mean,
-reference model built by TRL), the per-step ``kl_k3`` is not logged (``kl_to_base`` at evaluations is, on rank 0,
-from a frozen copy of the initial policy when ``eval.kl_problems`` > 0); a step whose
-groups all have zero variance still takes an optimizer step with zero gradient (AdamW momentum moves the weights).
+Refused when the config is validated (what this engine cannot honour): ``mode: gepa``, ``rollout.backend`` other
+than hf, ``learner.shared_prefix: true`` (TRL runs full rows; the gradient is the same), and at build a loss
+registered with ``trl=False``. The final folder follows ``model.export`` (a LoRA policy merged, or its adapter).
 
 Layout, one concept per module: ``launch`` (the supported TRL version; the launch's process count and rank),
 ``engine`` (``FSTEngine``: the run's shared state and its checkpoint), ``policy`` (the live policy with full

@@ -1,0 +1,27 @@
+"""docs/BENCHMARKS.md section 13's peak-memory table of one ``engine: trl`` step per micro-batch size, from
+docs/results/trl-memory.json (bench/trl_memory.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def trl_memory(results: Path) -> str:
+    data = json.loads((results / "trl-memory.json").read_text())
+    rows = ["| micro-batch (rollouts) | accumulation steps | peak RSS, trainer built (MiB) | peak RSS after the step "
+            "(MiB) | the step's increase (MiB) | step (s) |", "|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        whole = " (whole batch)" if r["micro_batch_size"] == r["rollouts_per_step"] else ""
+        rows.append(f"| {r['micro_batch_size']}{whole} | {r['gradient_accumulation_steps']} | "
+                    f"{r['peak_rss_built_mib']:.0f} | {r['peak_rss_step_mib']:.0f} | "
+                    f"{r['step_rss_increase_mib']:.0f} | {r['step_seconds']:.1f} |")
+    p = data["provenance"]
+    cpu = p.get("cpu") or "?"
+    rows.append("")
+    rows.append(f"{data['model']}, {data['rollouts_per_step']} rollouts x {data['max_new_tokens']} new tokens per "
+                f"step, {data['processes']} process on {data['device']} ({cpu}); command: `{p.get('command')}`.")
+    return "\n".join(rows)
+
+
+BLOCKS = {"trl-memory": trl_memory}
