@@ -1,10 +1,7 @@
-"""engine: trl in one process: the native learner and the TRL engine agree on a batch of rollouts (loss value and
-gradient), FST's slot assignment, and the clear errors for bad input."""
-
-import copy
+"""engine: trl in one process: FST's slot assignment and the clear errors for bad input (the equivalence with the
+native engine is tests/test_trl_equivalence.py)."""
 
 import pytest
-import torch
 
 from fastslow.config import ConfigError, parse_config
 

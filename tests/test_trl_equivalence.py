@@ -150,7 +150,7 @@ def one_step_gradient(base_model, tmp_path, micro_batch_size: int) -> dict:
     cfg = make_cfg(tmp_path, {"micro_batch_size": micro_batch_size, "drop_zero_variance": False},
                    mode="rl", task={"name": "tidy", "partial_credit": True},
                    rollout={"problems_per_step": 2, "group_size": G, "max_new_tokens": 12})
-    trainer, engine = build_trl_trainer(cfg, policy=copy.deepcopy(model), tokenizer=tok)
+    trainer, _ = build_trl_trainer(cfg, policy=copy.deepcopy(model), tokenizer=tok)
     grads, steps = {}, []
 
     class Capture(TrainerCallback):

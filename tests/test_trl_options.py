@@ -73,7 +73,7 @@ def test_lora_under_trl_trains_checkpoints_resumes_and_exports_merged(tmp_path):
     from fastslow.model.base import load_model
 
     lora = {"r": 4, "alpha": 8.0, "target_modules": "all-linear"}
-    cfg = cfg_of(tmp_path, "lora", **{"model": {"path": "base", "lora": lora}})
+    cfg = cfg_of(tmp_path, "lora", model={"path": "base", "lora": lora})
     history, _ = run_trl(cfg)
     out = tmp_path / "lora"
     assert (out / "checkpoints/checkpoint-1/adapter_model.safetensors").is_file()  # checkpoints hold the adapter

@@ -127,7 +127,9 @@ class FastChannel:
         if state["cache"] is not None:
             self.cache = RolloutCache()
             self.cache.load_state_dict(state["cache"])
-        self.carried = {k: list(v) for k, v in (state.get("cycle_rollouts") or {}).items()}
+        carried = state.get("cycle_rollouts") or {}
+        # a checkpoint of the TRL engine before the fast channel kept a flat list (task unknown): not carried
+        self.carried = {k: list(v) for k, v in carried.items()} if isinstance(carried, dict) else {}
         if state.get("reflector") is not None and self.reflector is not None:
             self.reflector.stats = state["reflector"]["stats"]
             if state["reflector"]["rng"] is not None and getattr(self.reflector, "rng", None) is not None:

@@ -50,7 +50,14 @@ def _trainer_class():
             return self.lr_scheduler
 
         def create_optimizer(self, *args, **kwargs):
-            optimizer = super().create_optimizer(*args, **kwargs)
+            # the native learner's AdamW: weight decay on every trained parameter (transformers exempts biases and
+            # norms), then a step that is skipped when no group has signal
+            if self.optimizer is None:
+                a = self.args
+                self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
+                                                   lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2),
+                                                   eps=a.adam_epsilon, weight_decay=a.weight_decay)
+            optimizer = self.optimizer
             step = optimizer.step
 
             def fst_step(*a, **k):  # the native learner takes no optimizer step when no group has signal
