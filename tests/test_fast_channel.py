@@ -32,7 +32,7 @@ def test_rounds_are_due_every_t_steps_once_and_never_in_rl():
 
 
 def test_anchor_is_a_seeded_draw_from_the_next_t_batches():
-    cfg, ch = channel_of()
+    _, ch = channel_of()
     stream = ProblemStream(load_task("rulebook/tidy", {}, seed=0), 2, seed=0)
     anchor = ch.anchor(stream, 3)
     lookahead = [p.id for i in (3, 4, 5) for p in stream.batch(i)]
