@@ -121,3 +121,31 @@ def test_cispo_matches_trl_under_token_aggregation():
     assert clipped[mask.bool()].any()
     assert torch.allclose(ours, theirs, atol=1e-6)
     assert torch.allclose(g_ours, g_theirs, atol=1e-7)
+
+
+def test_token_weights_with_dropped_rows_equal_the_batch_without_them():
+    """``keep`` (the TRL engine's dropped zero-variance groups) gives the kept rows the weights they would have in
+    a batch of the kept rows alone (the native engine's path), for every aggregation; ``total`` sums the counts over
+    processes (two halves of a batch give the whole batch's weights)."""
+    torch.manual_seed(0)
+    mask = (torch.rand(6, 5) > 0.3).float()
+    mask[:, 0] = 1
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    keep = torch.tensor([True, True, False, False, True, True])
+    for aggregation in ("prompt", "token", "sequence", "constant"):
+        alone = token_weights(mask[keep], groups[keep], aggregation, max_len=8)
+        full = token_weights(mask, groups, aggregation, max_len=8, keep=keep)
+        assert torch.allclose(full[keep], alone) and (full[~keep] == 0).all(), aggregation
+        # two "processes" holding whole groups: record what each counts alone, then hand each the sums
+        halves = [slice(0, 2), slice(2, 6)]
+        counts = {h.start: [] for h in halves}
+        for h in halves:
+            token_weights(mask[h], groups[h], aggregation, max_len=8, keep=keep[h],
+                          total=lambda x, h=h, c=counts: c[h.start].append(x) or x)
+        sums = [a + b for a, b in zip(counts[0], counts[2])]
+        it = iter(sums * 2)
+        shared = [token_weights(mask[h], groups[h], aggregation, max_len=8, keep=keep[h],
+                                total=lambda x, it=it: next(it)) for h in halves]
+        assert torch.allclose(torch.cat(shared), full), aggregation
+    with pytest.raises(ValueError, match="needs max_len"):
+        token_weights(mask, groups, "constant")
