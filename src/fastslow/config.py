@@ -191,9 +191,10 @@ class LearnerSection(Section):
     constant_normaliser: int | None = Field(None, ge=1, description="Dr.GRPO's fixed normaliser L in sum / "
                                             "(rollouts * L) (aggregation constant, or drgrpo's prompt); null: "
                                             "rollout.max_new_tokens, the generation budget, as in the Dr.GRPO paper")
-    shared_prefix: bool | None = Field(None, description="null: on under engine native, off under trl. ""run each distinct prompt once per step (prompts sharing a stem: "
-                                "the stem once, then each rest) and fan its keys/values out to its completions (same "
-                                "gradient; off: every rollout's full prompt+completion)")
+    shared_prefix: bool | None = Field(None, description="run each distinct prompt once per step (prompts sharing a "
+                                       "stem: the stem once, then each rest) and fan its keys/values out to its "
+                                       "completions (same gradient; off: every rollout's full prompt+completion); "
+                                       "null: on under engine native, off under trl (true is refused there)")
 
     @field_validator("loss")
     @classmethod
