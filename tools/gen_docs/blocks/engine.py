@@ -20,8 +20,11 @@ def trl_memory(results: Path) -> str:
     cpu = p.get("cpu") or "?"
     rows.append("")
     rows.append(f"{data['model']}, {data['rollouts_per_step']} rollouts x {data['max_new_tokens']} new tokens per "
-                f"step, {data['processes']} process on {data['device']} ({cpu}); command: `{p.get('command')}`.")
-    return "\n".join(rows)
+                f"step, {data['processes']} process on {data['device']} ({cpu}); command: `{p.get('command')}`. "
+                "Peak RSS is the process's high-water mark, so the step's figure includes its generation (32 rollouts "
+                "in one batch) as well as the learner; the step times were taken on a shared, heavily loaded 2-core "
+                "machine and say nothing about speed.")
+    return "\n".join(rows) + "\n"
 
 
 BLOCKS = {"trl-memory": trl_memory}
