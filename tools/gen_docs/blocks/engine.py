@@ -9,8 +9,9 @@ from pathlib import Path
 
 def trl_memory(results: Path) -> str:
     data = json.loads((results / "trl-memory.json").read_text())
-    rows = ["| micro-batch (rollouts) | accumulation steps | peak RSS, trainer built (MiB) | peak RSS after the step "
-            "(MiB) | the step's increase (MiB) | step (s) |", "|---|---|---|---|---|---|"]
+    header = ("| micro-batch (rollouts) | accumulation steps | peak RSS, trainer built (MiB) | peak RSS after the step "
+              "(MiB) | the step's increase (MiB) | step (s) |")
+    rows = [header, "|---|---|---|---|---|---|"]
     for r in data["rows"]:
         whole = " (whole batch)" if r["micro_batch_size"] == r["rollouts_per_step"] else ""
         rows.append(f"| {r['micro_batch_size']}{whole} | {r['gradient_accumulation_steps']} | "
