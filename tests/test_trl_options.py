@@ -139,3 +139,27 @@ def test_a_toy_loss_from_one_file_trains_under_both_engines(tmp_path, engine):
     base, _ = load_model("base")
     moved = max((a - b).abs().max().item() for a, b in zip(policy.state_dict().values(), base.state_dict().values()))
     assert moved > 1e-5 and all(torch.isfinite(p).all() for p in policy.parameters())
+
+
+def test_logging_sinks_receive_the_trl_engines_records(tmp_path, monkeypatch):
+    """logging.tensorboard under engine: trl: rank 0 writes every record to the sink, as the native engine does
+    (a recording sink stands in for TensorBoard, which is not installed here)."""
+    import fastslow.metrics
+    from fastslow.integrations.trl import run_trl
+
+    written = []
+
+    class Recorder:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def write(self, step, metrics):
+            written.append((step, metrics["kind"]))
+
+        def close(self):
+            written.append(("closed", None))
+
+    monkeypatch.setattr(fastslow.metrics, "TensorBoardSink", Recorder)
+    cfg = cfg_of(tmp_path, "sinks", steps=1, **{"logging.tensorboard": True, "eval.kl_problems": 0})
+    run_trl(cfg)
+    assert (1, "train") in written and (0, "eval") in written and written[-1] == ("closed", None)
