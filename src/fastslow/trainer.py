@@ -12,8 +12,10 @@
                 every problem: G rollouts, G/K under each prompt (reused GEPA rollouts first), ONE group
                 CISPO step on the groups
 
-``rl`` keeps the seed prompt (K=1) and never runs GEPA; ``gepa`` never updates the weights; the data stream, the
-budgets and the evaluation are the same code for all three. Every step logs reward, zero-variance fraction,
+``rl`` keeps the seed prompt (K=1) and never runs GEPA; ``gepa`` never updates the weights; ``fst-distill`` runs
+the GEPA rounds of ``fst`` but its slow step distils the policy under the seed prompt towards a frozen or EMA copy
+under the evolved prompt(s) (``fastslow.rl.distill_phase``); the data stream, the budgets and the evaluation are
+the same code for all modes. Every step logs reward, zero-variance fraction,
 entropy, KL on its own samples, grad norm, clip fraction, timings and the cumulative rollout / reflection
 counts; every ``eval.every`` steps the validation mean@k under the deployed (lead) prompt and the diagnostic
 KL(pi_train || pi_base).
@@ -155,6 +157,12 @@ class Trainer:
             from fastslow.fastweights.reflectors.factory import build_reflector
 
             self.reflector = build_reflector(cfg.population.reflector, cfg.seed, cfg.population.max_prompt_chars)
+        # mode fst-distill: the slow step is reverse-KL self-distillation towards the evolved prompts (its own module)
+        self.distill = None
+        if cfg.mode == "fst-distill":
+            from fastslow.rl.distill_phase import DistillPhase
+
+            self.distill = DistillPhase(cfg)
         self.counts = {"rl_rollouts": 0, "reused_rollouts": 0, "gepa_metric_calls": 0, "gepa_rescore_calls": 0,
                        "reflection_calls": 0, "gepa_rounds": 0, "verifier_errors": 0}
         sinks = list(sinks or [])
@@ -307,11 +315,15 @@ class Trainer:
             if self.step == 0:
                 self._eval_and_log()
             while self.step < cfg.steps:
-                if self.step % T == 0 and cfg.mode in ("fst", "gepa"):
+                if self.step % T == 0 and cfg.mode in ("fst", "gepa", "fst-distill"):
                     self._log("gepa", self.gepa_round(cycle=self.step // T))
+                    if self.distill is not None:  # fst-distill: a frozen teacher snapshots the weights per cycle
+                        self.distill.begin_cycle(self.learner.policy)
                 start = time.perf_counter()
                 if cfg.mode in ("fst", "rl"):
                     metrics = self.rl_step()
+                elif self.distill is not None:  # fst-distill: one reverse-KL step (fastslow.rl.distill_phase)
+                    metrics = self.distill.step(self)
                 else:  # gepa-only: the weights stay frozen, the data stream moves on
                     self.stream.next()
                     metrics = {}

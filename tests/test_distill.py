@@ -1,0 +1,109 @@
+"""FST-distill's reverse-KL loss on the shipped base model, the teacher, and mode fst-distill end to end."""
+
+import copy
+
+import pytest
+import torch
+
+from fastslow.config import ConfigError, parse_config
+from fastslow.rl.distill import DistillSample, distill_loss, reverse_kl_tokens
+from fastslow.rl.distill_phase import encode
+from fastslow.rl.teacher import Teacher
+from fastslow.tasks import load_task
+
+
+def _samples(tok, student_prompt, teacher_prompt, n=3):
+    """Completions sampled from the base model under ``student_prompt``, paired with ``teacher_prompt``."""
+    task = load_task("rulebook/mirror")
+    problems = task.problems("train", n)
+    completions = [tok("O U T : a b c", add_special_tokens=False)["input_ids"][: 4 + i] for i in range(n)]
+    return [DistillSample(encode(tok, task.render(p, student_prompt)), encode(tok, task.render(p, teacher_prompt)),
+                          c, i) for i, (p, c) in enumerate(zip(problems, completions))]
+
+
+def test_exact_kl_matches_a_direct_computation():
+    s, t = torch.randn(2, 3, 7), torch.randn(2, 3, 7)
+    p, q = s.softmax(-1), t.softmax(-1)
+    assert torch.allclose(reverse_kl_tokens(s, t), (p * (p.log() - q.log())).sum(-1), atol=1e-6)
+    assert torch.allclose(reverse_kl_tokens(s, s), torch.zeros(2, 3), atol=1e-7)
+
+
+def test_loss_and_gradient_are_zero_when_contexts_are_equal(base_model):
+    model, tok = base_model
+    student = copy.deepcopy(model).train()
+    teacher = copy.deepcopy(model).eval()
+    same = _samples(tok, "Transform the input.", "Transform the input.")
+    out = distill_loss(student, teacher, same, tok.pad_token_id, backward=lambda loss: loss.backward())
+    grad = torch.sqrt(sum((p.grad ** 2).sum() for p in student.parameters() if p.grad is not None))
+    assert out["loss"] == pytest.approx(0.0, abs=1e-7) and float(grad) < 1e-5
+    student.zero_grad()
+    other = _samples(tok, "Transform the input.", "Reverse the string.")  # a different teacher context
+    out = distill_loss(student, teacher, other, tok.pad_token_id, backward=lambda loss: loss.backward())
+    grad = torch.sqrt(sum((p.grad ** 2).sum() for p in student.parameters() if p.grad is not None))
+    assert out["loss"] > 1e-3 and float(grad) > 1e-3
+
+
+def _rms_norm_in_own_dtype(self, hidden_states):
+    """Qwen3's RMSNorm computes in float32 whatever the input dtype; float64 throughout keeps the finite
+    differences exact to ~1e-10 (the same maths, only the precision differs)."""
+    variance = hidden_states.pow(2).mean(-1, keepdim=True)
+    return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+
+def test_gradient_matches_finite_differences(base_model, monkeypatch):
+    """Directional derivative along a random unit direction, autograd vs central differences, in float64."""
+    from transformers.models.qwen3 import modeling_qwen3
+
+    monkeypatch.setattr(modeling_qwen3.Qwen3RMSNorm, "forward", _rms_norm_in_own_dtype)
+    model, tok = base_model
+    student = copy.deepcopy(model).double().train()
+    teacher = copy.deepcopy(model).double().eval()
+    samples = _samples(tok, "", "Reverse the string.")
+    loss = lambda: distill_loss(student, teacher, samples, tok.pad_token_id)["loss"]
+    distill_loss(student, teacher, samples, tok.pad_token_id, backward=lambda x: x.backward())
+    gen = torch.Generator().manual_seed(0)
+    params = [p for p in student.parameters()]
+    direction = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+    norm = torch.sqrt(sum((d ** 2).sum() for d in direction))
+    direction = [d / norm for d in direction]  # a unit step, so eps is the step's length
+    analytic = sum((p.grad * d).sum() for p, d in zip(params, direction)).item()
+    eps = 1e-4
+    with torch.no_grad():
+        for p, d in zip(params, direction):
+            p.add_(eps * d)
+        up = loss()
+        for p, d in zip(params, direction):
+            p.add_(-2 * eps * d)
+        down = loss()
+        for p, d in zip(params, direction):
+            p.add_(eps * d)
+    numeric = (up - down) / (2 * eps)
+    assert abs(analytic) > 1e-4
+    assert numeric == pytest.approx(analytic, rel=1e-6)
+
+
+def test_teacher_frozen_snapshot_and_ema(base_model):
+    model, _ = base_model
+    student = copy.deepcopy(model)
+    frozen, ema = Teacher("frozen"), Teacher("ema", ema_decay=0.5)
+    frozen.refresh(student)
+    ema.refresh(student)
+    w0 = next(student.parameters()).detach().clone()
+    with torch.no_grad():
+        next(student.parameters()).add_(1.0)
+    frozen.update(student)
+    ema.update(student)
+    assert torch.equal(next(frozen.model.parameters()), w0)  # frozen within a cycle
+    assert torch.allclose(next(ema.model.parameters()), w0 + 0.5)  # halfway to the student
+    ema.refresh(student)  # an EMA teacher is not re-snapshotted at a cycle start
+    assert torch.allclose(next(ema.model.parameters()), w0 + 0.5)
+    frozen.refresh(student)
+    assert torch.equal(next(frozen.model.parameters()), w0 + 1.0)
+    assert not any(p.requires_grad for p in frozen.model.parameters())
+
+
+def test_trl_engine_refuses_fst_distill():
+    with pytest.raises(ConfigError, match="fst-distill runs on engine: native"):
+        parse_config({"mode": "fst-distill", "engine": "trl"})
+    with pytest.raises(ConfigError, match="distill.teacher"):
+        parse_config({"mode": "fst-distill", "distill": {"teacher": "average"}})
