@@ -107,3 +107,34 @@ def test_trl_engine_refuses_fst_distill():
         parse_config({"mode": "fst-distill", "engine": "trl"})
     with pytest.raises(ConfigError, match="distill.teacher"):
         parse_config({"mode": "fst-distill", "distill": {"teacher": "average"}})
+
+
+def test_fst_distill_bakes_the_prompt_in(tmp_path):
+    """`fst distill` on a tiny run: accuracy with no system prompt rises towards the teacher's (under the lead
+    prompt), and the KL to the teacher falls."""
+    import json
+
+    from ship_runs import tiny_gepa_run
+
+    from fastslow.ship.distill import distill_run
+
+    run = tiny_gepa_run(tmp_path / "run")
+    assert json.loads((run / "final" / "population.json").read_text())[0] != "Transform the input."
+    report = distill_run(run, tmp_path / "distilled", steps=12, lr=1e-3, eval_problems=16, forgetting_problems=0,
+                         log=lambda _: None)
+    before, after = report["before"], report["after"]
+    assert before["accuracy_lead"] > before["accuracy_student"] + 0.5  # the prompt carries the behaviour
+    assert after["accuracy_student"] >= before["accuracy_student"] + 0.05
+    assert after["kl_to_teacher"] < 0.8 * before["kl_to_teacher"]
+    assert (tmp_path / "distilled" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "distilled" / "distill.json").read_text())["steps"] == 12
+
+
+def test_fst_distill_names_a_missing_run(tmp_path):
+    from fastslow.ship.distill import RunFolderError, distill_run
+
+    with pytest.raises(RunFolderError, match="no config.json"):
+        distill_run(tmp_path, tmp_path / "out")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(RunFolderError, match="has not finished"):
+        distill_run(tmp_path, tmp_path / "out")
