@@ -3,6 +3,7 @@ and ``fst distill`` on each FST run (accuracy without the prompt and forgetting,
 
     python bench/distill.py seed SEED RUNS_DIR          # one seed, every arm (runs reused if finished); writes
                                                         #   RUNS_DIR/seed-SEED.json after every arm
+    python bench/distill.py arm MODE SEED RUNS_DIR      # one arm alone (RUNS_DIR/seed-SEED-MODE.json), in parallel
     python bench/distill.py merge RUNS_DIR OUT.json     # the seeds' files -> docs/results/distill.json
 
 The arms run in order fst, fst distill, fst-distill, gepa, rl, so a seed cut short still holds the new ones. All
@@ -42,17 +43,17 @@ def seed_prompt_accuracy(run: Path, seed: int) -> float:
                     k=cfg.eval.k).mean
 
 
-def one_seed(seed: int, root: Path) -> None:
+def one_seed(seed: int, root: Path, arms: tuple = ARMS, name: str = "") -> None:
     from fastslow.ship.distill import distill_run
 
-    path = root / f"seed-{seed}.json"
+    path = root / f"seed-{seed}{name}.json"
     result = json.loads(path.read_text()) if path.is_file() else {"seed": seed, "arms": {}}
     result.setdefault("provenance", provenance(" ".join(["python", *sys.argv])))  # the code the runs used
 
     def save():
         path.write_text(json.dumps(result, indent=2))
 
-    for mode in ARMS:
+    for mode in arms:
         if mode in result["arms"]:
             continue
         out = root / f"{mode}-{seed}"
@@ -72,8 +73,43 @@ def one_seed(seed: int, root: Path) -> None:
             save()
 
 
+DEMO = Path(__file__).resolve().parents[1] / "docs" / "results" / "demo" / "results.json"
+
+
+def demo_value(mode: str, seed: int, step: int) -> float | None:
+    """The demo's accuracy of ``mode`` at ``step`` for ``seed`` (the same run_config, the same code paths)."""
+    if not DEMO.is_file():
+        return None
+    de = json.loads(DEMO.read_text())["data_efficiency"]
+    if mode not in de["curves"] or seed not in de["seeds"]:
+        return None
+    curve = de["curves"][mode][de["seeds"].index(seed)]
+    return next((acc for s, acc in curve if s == step), None)
+
+
 def merge(root: Path, out: Path) -> None:
-    seeds = sorted((json.loads(p.read_text()) for p in root.glob("seed-*.json")), key=lambda r: r["seed"])
+    """The seeds' files in one JSON. An arm a seed did not finish (the time box) is taken from the demo's results
+    (docs/results/demo/results.json: the same config shape and seed), marked ``source: demo``; every arm run here
+    that the demo also ran is compared with it (``demo_check``), so that substitution is checked, not assumed."""
+    by_seed: dict[int, dict] = {}
+    for p in sorted(root.glob("seed-*.json")):  # seed-S.json and any seed-S-MODE.json of arms run alone
+        part = json.loads(p.read_text())
+        record = by_seed.setdefault(part["seed"], {"seed": part["seed"], "arms": {}, "provenance": part["provenance"]})
+        record["arms"].update(part["arms"])
+        if "fst_distill_command" in part:
+            record["fst_distill_command"] = part["fst_distill_command"]
+    seeds = [by_seed[s] for s in sorted(by_seed)]
+    checks = []
+    for record in seeds:
+        for mode in ("fst", "gepa", "rl"):
+            demo = demo_value(mode, record["seed"], PROFILE.steps)
+            arm = record["arms"].get(mode)
+            if arm is None and demo is not None:
+                record["arms"][mode] = {"final_accuracy": demo, "source": "demo"}
+            elif arm is not None:
+                arm["source"] = "this benchmark"
+                if demo is not None:
+                    checks.append({"seed": record["seed"], "arm": mode, "here": arm["final_accuracy"], "demo": demo})
     data = {
         "what": "FST-distill (mode fst-distill) vs FST vs GEPA-only vs RL on cipher, the demo's config shape "
                 "(experiments.suite.run_config, standard profile), all arms at the same number of steps; and "
@@ -82,7 +118,7 @@ def merge(root: Path, out: Path) -> None:
         "task": PROFILE.task, "steps": PROFILE.steps, "profile": "standard", "distill_settings": DISTILL,
         "accuracy_key": "val_mean@4 under the run's lead prompt (final evaluation); final_seed_prompt_accuracy: the "
                         "final weights under the seed prompt",
-        "seeds": seeds,
+        "seeds": seeds, "demo_check": checks,
         "provenance": provenance(" ".join(["python", *sys.argv])),
     }
     out.write_text(json.dumps(data, indent=2))
@@ -92,6 +128,8 @@ def merge(root: Path, out: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "seed":
         one_seed(int(sys.argv[2]), Path(sys.argv[3]))
+    elif sys.argv[1] == "arm":  # one arm alone, in parallel with a seed's run (same folder: `seed` reuses it)
+        one_seed(int(sys.argv[3]), Path(sys.argv[4]), (sys.argv[2],), f"-{sys.argv[2]}")
     elif sys.argv[1] == "merge":
         merge(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
