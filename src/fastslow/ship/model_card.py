@@ -57,19 +57,19 @@ def model_card(cfg, run: Path, out: Path, population: dict, adapter: bool, weigh
                   + (f"; held-out instruction following {b['instruction_following']:.3f} -> "
                      f"{a['instruction_following']:.3f}" if "instruction_following" in b else "") + ".", ""]
     lines += ["## Use it", "",
-              "The chat template's default system message is the evolved lead prompt, so a conversation without a "
-              "system message gets the context the weights were trained in; your own system message replaces it.",
+              ("The chat template's default system message is the evolved lead prompt, so a conversation without a "
+              "system message gets the context the weights were trained in; your own system message replaces it."),
               "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
               'tok = AutoTokenizer.from_pretrained("PATH")',
               'model = AutoModelForCausalLM.from_pretrained("PATH")' if not adapter else
               'from peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM.from_pretrained("PATH")',
-              'ids = tok.apply_chat_template([{"role": "user", "content": "..."}], add_generation_prompt=True, '
-              'return_tensors="pt")', "out = model.generate(ids, max_new_tokens=64)", "```", "",
+              ('ids = tok.apply_chat_template([{"role": "user", "content": "..."}], add_generation_prompt=True, '
+              'return_tensors="pt")'), "out = model.generate(ids, max_new_tokens=64)", "```", "",
               "Serving: `vllm serve PATH` (the chat endpoint applies the same template)." if not adapter else
               f"The adapter's base model is `{json.loads((out / 'adapter_config.json').read_text()).get('base_model_name_or_path')}`"
               " (adapter_config.json); it must be loadable where you load the adapter.", "",
-              "Where a task's problems carry their own system text, fastslow joins it after the prompt in one "
-              "system message; pass that message yourself in that case.", "",
+              ("Where a task's problems carry their own system text, fastslow joins it after the prompt in one "
+              "system message; pass that message yourself in that case."), "",
               "## The lead prompt", "", "```text", lead, "```", "",
               "## Final metrics", ""]
     if last:
@@ -80,8 +80,8 @@ def model_card(cfg, run: Path, out: Path, population: dict, adapter: bool, weigh
             if key in last:
                 value = last[key]
                 lines.append(f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |")
-        lines += ["", f"`val_mean@{k}`: validation accuracy (mean over {k} samples per problem, temperature "
-                  f"{cfg.eval.temperature}) under the lead prompt, from the run's metrics.jsonl.", ""]
+        lines += ["", (f"`val_mean@{k}`: validation accuracy (mean over {k} samples per problem, temperature "
+                  f"{cfg.eval.temperature}) under the lead prompt, from the run's metrics.jsonl."), ""]
     else:
         lines += ["The run folder holds no metrics.jsonl evaluation.", ""]
     lines += ["## Population", "", "Every prompt of the final population (`fastslow_population.json`), lead first:", "",
@@ -94,8 +94,8 @@ def model_card(cfg, run: Path, out: Path, population: dict, adapter: bool, weigh
               f"G={cfg.rollout.group_size}, K={1 if cfg.mode == 'rl' else cfg.population.size}, "
               f"T={cfg.population.cycle_steps}, learner {cfg.learner.loss} lr {cfg.learner.lr}"
               + (f", LoRA r={cfg.model.lora.r}" if cfg.model.lora else "") + f" (sha256 {config_hash}, below)",
-              f"- data: task(s) {tasks} with their args, drawn from their train split by the seeded stream "
-              f"(seed {cfg.seed}); validation on the val split",
+              (f"- data: task(s) {tasks} with their args, drawn from their train split by the seeded stream "
+              f"(seed {cfg.seed}); validation on the val split"),
               f"- exported by fastslow at commit `{prov['commit']}`" + (" (uncommitted changes)" if prov["dirty"]
                                                                          else "")
               + f", python {prov['python']}, on {prov['cpu']}; command: `{prov['command']}`",
