@@ -12,8 +12,8 @@ prefix the per-token KL is computed *exactly* over the full vocabulary,
     KL_t = sum_v p_theta(v) (log p_theta(v) - log q(v)),   p = softmax(student logits), q = softmax(teacher logits)
 
 and the loss is the token-weighted sum of KL_t (the learner's aggregation rule, so micro-batching does not change
-the gradient). Its gradient is differentiated through p_theta at each position (both the ``p`` weights and the
-``log p``), and *not* through:
+the gradient). Its gradient is the exact gradient of each KL_t with respect to theta at that position
+(``reverse_kl_tokens`` says how it is computed), and is *not* taken through:
 
 * the sampling distribution of ``y`` (no score-function term for how theta changes which prefixes are visited:
   the usual on-policy distillation practice, GKD / Thinking Machines' on-policy distillation; it is the exact
@@ -65,10 +65,16 @@ def context_logits(model, prompts: Sequence[Sequence[int]], completions: Sequenc
 
 
 def reverse_kl_tokens(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """Exact per-token KL(student || teacher) over the full vocabulary, [N, T]."""
+    """Exact per-token KL(student || teacher) over the full vocabulary, [N, T].
+
+    The value is sum_v p (log p - log q); the gradient flows through ``p`` only, with the log-ratio held constant:
+    sum_v dp (log p - log q). That is the full gradient, because the other term, sum_v p dlog p = sum_v dp, is zero
+    (probabilities sum to one). Written this way the gradient is *exactly* zero where the two distributions are
+    equal, instead of the rounding noise of a term that cancels analytically, which Adam would scale up to a
+    full-size step (a cycle whose lead prompt is still the seed prompt must leave the weights where they are)."""
     logp = student_logits.log_softmax(-1)
     logq = teacher_logits.log_softmax(-1)
-    return (logp.exp() * (logp - logq)).sum(-1)
+    return (logp.exp() * (logp - logq).detach()).sum(-1)
 
 
 def distill_loss(student, teacher, samples: Sequence[DistillSample], pad_id: int, temperature: float = 1.0,
