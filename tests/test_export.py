@@ -147,3 +147,59 @@ def test_export_refuses_unclear_requests(exported, tmp_path):
         export_run(run, out)
     with pytest.raises(ExportError, match="holds full weights, not a LoRA adapter"):
         export_run(run, tmp_path / "a", adapter=True)
+
+
+@pytest.mark.slow
+def test_vllm_serves_the_export_with_the_lead_prompt_by_default(exported, tmp_path):
+    """`vllm serve` on the exported folder (CPU, eager): a chat request without a system message gets the same
+    greedy completion as fastslow's sampler under the lead prompt."""
+    pytest.importorskip("vllm")
+    import socket
+    import time
+    import urllib.request
+
+    from fastslow.model.base import load_model
+    from fastslow.sampling import HFSampler, SamplingParams
+    from fastslow.tasks import load_task
+
+    run, out = exported
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)
+    log = tmp_path / "server.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(out),
+                                 "--served-model-name", "exported", "--dtype", "float32", "--max-model-len", "256",
+                                 "--enforce-eager", "--host", "127.0.0.1", "--port", str(port), "--seed", "0"],
+                                env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 900
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=5).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"vLLM server did not start:\n{log.read_text()[-4000:]}")
+                time.sleep(2)
+        task = load_task("rulebook/mirror")
+        lead = json.loads((run / "final" / "population.json").read_text())[0]
+        model, tok = load_model(run / "final")
+        problems = task.problems("val", 3)
+        rows = HFSampler(model, tok).sample([task.render(p, lead) for p in problems],
+                                            SamplingParams(temperature=0.0, max_new_tokens=16))
+        for p, row in zip(problems, rows):
+            body = json.dumps({"model": "exported", "messages": [{"role": "user", "content": p.text}],
+                               "temperature": 0.0, "max_tokens": 16}).encode()
+            request = urllib.request.Request(f"{url}/chat/completions", body, {"Content-Type": "application/json"})
+            answer = json.loads(urllib.request.urlopen(request, timeout=120).read())
+            assert answer["choices"][0]["message"]["content"].strip() == row[0].text.strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
