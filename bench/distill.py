@@ -76,15 +76,27 @@ def one_seed(seed: int, root: Path, arms: tuple = ARMS, name: str = "") -> None:
 DEMO = Path(__file__).resolve().parents[1] / "docs" / "results" / "demo" / "results.json"
 
 
-def demo_value(mode: str, seed: int, step: int) -> float | None:
-    """The demo's accuracy of ``mode`` at ``step`` for ``seed`` (the same run_config, the same code paths)."""
+def demo_curve(mode: str, seed: int) -> list | None:
+    """The demo's (step, accuracy) curve of ``mode`` for ``seed`` up to FST's step count (the same run_config, the
+    same code paths; the demo's RL arm runs on to a longer cap, which does not change its first steps)."""
     if not DEMO.is_file():
         return None
     de = json.loads(DEMO.read_text())["data_efficiency"]
     if mode not in de["curves"] or seed not in de["seeds"]:
         return None
-    curve = de["curves"][mode][de["seeds"].index(seed)]
-    return next((acc for s, acc in curve if s == step), None)
+    return [tuple(point) for point in de["curves"][mode][de["seeds"].index(seed)] if point[0] <= PROFILE.steps]
+
+
+def partial_arm(run: Path) -> dict | None:
+    """An arm cut short by the time box: its evaluations so far, from its metrics.jsonl."""
+    from fastslow.metrics import read_jsonl
+
+    path = run / "metrics.jsonl"
+    evals = [r for r in read_jsonl(path) if r.get("kind") == "eval"] if path.is_file() else []
+    if not evals:
+        return None
+    return {"curve": [(e["step"], e["val_mean@4"]) for e in evals], "lead_prompt": evals[-1]["lead_prompt"],
+            "partial": True}
 
 
 def merge(root: Path, out: Path) -> None:
@@ -94,31 +106,41 @@ def merge(root: Path, out: Path) -> None:
     by_seed: dict[int, dict] = {}
     for p in sorted(root.glob("seed-*.json")):  # seed-S.json and any seed-S-MODE.json of arms run alone
         part = json.loads(p.read_text())
-        record = by_seed.setdefault(part["seed"], {"seed": part["seed"], "arms": {}, "provenance": part["provenance"]})
+        record = by_seed.setdefault(part["seed"], {"seed": part["seed"], "arms": {}, "provenance": {}})
         record["arms"].update(part["arms"])
+        record["provenance"][p.name] = {**part["provenance"], "arms": sorted(part["arms"]),
+                                        "fst_distill_command": "fst_distill_command" in part}
         if "fst_distill_command" in part:
             record["fst_distill_command"] = part["fst_distill_command"]
     seeds = [by_seed[s] for s in sorted(by_seed)]
     checks = []
     for record in seeds:
         for mode in ("fst", "gepa", "rl"):
-            demo = demo_value(mode, record["seed"], PROFILE.steps)
+            demo = demo_curve(mode, record["seed"])
             arm = record["arms"].get(mode)
             if arm is None and demo is not None:
-                record["arms"][mode] = {"final_accuracy": demo, "source": "demo"}
+                record["arms"][mode] = {"curve": demo, "final_accuracy": demo[-1][1], "source": "demo"}
             elif arm is not None:
                 arm["source"] = "this benchmark"
-                if demo is not None:
-                    checks.append({"seed": record["seed"], "arm": mode, "here": arm["final_accuracy"], "demo": demo})
+                if demo is not None:  # every evaluation of the run made here against the demo's
+                    here = dict(tuple(p) for p in arm["curve"])
+                    checks += [{"seed": record["seed"], "arm": mode, "step": step, "here": here[step], "demo": acc}
+                               for step, acc in demo if step in here]
+        if "fst-distill" not in record["arms"]:
+            arm = partial_arm(root / f"fst-distill-{record['seed']}")
+            if arm is not None:
+                record["arms"]["fst-distill"] = {**arm, "source": "this benchmark"}
+    # the step every arm of every seed reached (the time box may cut fst-distill short): the comparison's step
+    compare_step = min(max(step for step, _ in arm["curve"]) for record in seeds for arm in record["arms"].values())
     data = {
         "what": "FST-distill (mode fst-distill) vs FST vs GEPA-only vs RL on cipher, the demo's config shape "
                 "(experiments.suite.run_config, standard profile), all arms at the same number of steps; and "
                 "`fst distill` on each FST run (student: no system prompt, teacher: the FST weights under the lead "
                 "prompt)",
         "task": PROFILE.task, "steps": PROFILE.steps, "profile": "standard", "distill_settings": DISTILL,
-        "accuracy_key": "val_mean@4 under the run's lead prompt (final evaluation); final_seed_prompt_accuracy: the "
-                        "final weights under the seed prompt",
-        "seeds": seeds, "demo_check": checks,
+        "accuracy_key": "val_mean@4 under the run's lead prompt (the trainer's evaluations, curve = (step, value)); "
+                        "final_seed_prompt_accuracy: the final weights under the seed prompt (finished runs only)",
+        "compare_step": compare_step, "seeds": seeds, "demo_check": checks,
         "provenance": provenance(" ".join(["python", *sys.argv])),
     }
     out.write_text(json.dumps(data, indent=2))

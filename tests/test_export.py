@@ -203,3 +203,13 @@ def test_vllm_serves_the_export_with_the_lead_prompt_by_default(exported, tmp_pa
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_cli_names_a_folder_that_is_not_a_run(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for args in (["export", str(tmp_path), "--out", str(tmp_path / "x")], ["distill", str(tmp_path)]):
+        proc = subprocess.run([sys.executable, "-m", "fastslow.cli", *args], check=False, capture_output=True,
+                              text=True, env=env, timeout=300)
+        said = " ".join(proc.stdout.split())  # rich wraps long lines
+        assert proc.returncode == 2 and "not a fastslow run folder" in said, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr

@@ -25,29 +25,33 @@ def render(results: Path) -> str:
     if not path.is_file():
         return "\n_docs/results/distill.json not written yet (`python bench/distill.py`)._\n"
     data = json.loads(path.read_text())
-    seeds = data["seeds"]
-    lines = [(f"Task `{data['task']}`, {data['steps']} steps per arm, seeds {', '.join(str(s['seed']) for s in seeds)} "
-             "(accuracy in %, mean ± sd over seeds):"), "",
-             "| arm | val mean@4, lead prompt | val mean@4, seed prompt | seeds | from |", "|---|---|---|---|---|"]
+    seeds, at = data["seeds"], data["compare_step"]
+    lines = [(f"Task `{data['task']}`, seeds {', '.join(str(s['seed']) for s in seeds)}; validation mean@4 in %, "
+              f"mean ± sd over seeds, under each run's lead prompt at step {at} (the step every arm reached) and at "
+              f"its last step ({data['steps']}) where it got there; and the final weights under the seed prompt:"), "",
+             f"| arm | step {at} | step {data['steps']} | final weights, seed prompt | from |", "|---|---|---|---|---|"]
     means = {}
     for mode, label in ARMS:
         arms = [s["arms"][mode] for s in seeds if mode in s["arms"]]
-        lead = [a["final_accuracy"] for a in arms]
+        points = [dict(tuple(p) for p in a["curve"]) for a in arms]
+        now = [p[at] for p in points if at in p]
+        final = [p[data["steps"]] for p in points if data["steps"] in p]
         seed_prompt = [a["final_seed_prompt_accuracy"] for a in arms if "final_seed_prompt_accuracy" in a]
         sources = sorted({a.get("source", "this benchmark") for a in arms})
-        means[mode] = statistics.mean(lead) if lead else None
-        lines.append(f"| {label} | {_stat(lead)} | {_stat(seed_prompt)} | {len(arms)} | {', '.join(sources) or '-'} |")
-    lines.append("")
+        means[mode] = statistics.mean(now) if len(now) == len(seeds) else None
+        lines.append(f"| {label} | {_stat(now)} ({len(now)}) | {_stat(final)} ({len(final)}) | {_stat(seed_prompt)} "
+                     f"({len(seed_prompt)}) | {', '.join(sources) or '-'} |")
+    lines += ["", "(n) = seeds in the cell.", ""]
     if all(means[m] is not None for m in ("fst", "fst-distill", "gepa")):
         holds = means["fst"] > means["fst-distill"] > means["gepa"]
         lines.append(f"The paper's ordering FST > FST-distill > GEPA-only (Observation 2) "
-                     f"{'holds' if holds else 'does not hold'} on these means (lead-prompt accuracy: "
-                     f"{100 * means['fst']:.1f} / {100 * means['fst-distill']:.1f} / {100 * means['gepa']:.1f}).")
+                     f"{'holds' if holds else 'does not hold'} at step {at} on these means "
+                     f"({100 * means['fst']:.1f} / {100 * means['fst-distill']:.1f} / {100 * means['gepa']:.1f}).")
     checks = data.get("demo_check", [])
     if checks:
         same = sum(abs(c["here"] - c["demo"]) < 1e-9 for c in checks)
-        lines.append(f"{same} of {len(checks)} arms run here equal the demo's value for the same seed "
-                     "(the check behind taking unfinished arms from docs/results/demo/results.json).")
+        lines.append(f"{same} of {len(checks)} evaluations of arms run here equal the demo's for the same seed and "
+                     "step (the check behind taking the arms not run here from docs/results/demo/results.json).")
     runs = [s["fst_distill_command"] for s in seeds if "fst_distill_command" in s]
     if runs:
         settings = data["distill_settings"]
@@ -60,8 +64,10 @@ def render(results: Path) -> str:
             before = [r["before"][key] for r in runs if key in r["before"]]
             after = [r["after"][key] for r in runs if key in r["after"]]
             lines.append(f"| {label} | {_stat(before, pct)} | {_stat(after, pct)} |")
+    commits = sorted({v["commit"][:10] for s in seeds for v in s["provenance"].values()})
+    lines += ["", f"Runs at commit(s) {', '.join(f'`{c}`' for c in commits)} (per file in the JSON)."]
     prov = data["provenance"]
-    lines += ["", (f"Commit `{prov['commit'][:10]}`{' (dirty)' if prov['dirty'] else ''}, {prov['cpu']}; "
+    lines += [(f"Merged at commit `{prov['commit'][:10]}`{' (dirty)' if prov['dirty'] else ''}, {prov['cpu']}; "
               f"`{prov['command']}`.")]
     return "\n" + "\n".join(lines) + "\n"
 
