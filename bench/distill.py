@@ -4,7 +4,8 @@ and ``fst distill`` on each FST run (accuracy without the prompt and forgetting,
     python bench/distill.py seed SEED RUNS_DIR          # one seed, every arm (runs reused if finished); writes
                                                         #   RUNS_DIR/seed-SEED.json after every arm
     python bench/distill.py arm MODE SEED RUNS_DIR      # one arm alone (RUNS_DIR/seed-SEED-MODE.json), in parallel
-    python bench/distill.py merge RUNS_DIR OUT.json     # the seeds' files -> docs/results/distill.json
+    python bench/distill.py merge RUNS_DIR OUT.json [COMMIT]   # the seeds' files -> docs/results/distill.json
+                                                        #   (COMMIT: where arms still running were started)
 
 The arms run in order fst, fst distill, fst-distill, gepa, rl, so a seed cut short still holds the new ones. All
 arms use ``experiments.suite.run_config`` of the standard profile at the same step count (FST's).
@@ -87,19 +88,28 @@ def demo_curve(mode: str, seed: int) -> list | None:
     return [tuple(point) for point in de["curves"][mode][de["seeds"].index(seed)] if point[0] <= PROFILE.steps]
 
 
-def partial_arm(run: Path) -> dict | None:
-    """An arm cut short by the time box: its evaluations so far, from its metrics.jsonl."""
+def partial_arm(run: Path, commit: str | None) -> dict | None:
+    """An arm cut short by the time box: its evaluations so far, from its metrics.jsonl. Its process wrote no
+    provenance yet, so ``commit`` (the one it was started from, given to ``merge``) is recorded, with whether src/
+    differs between that commit and the merge's."""
+    import subprocess
+
     from fastslow.metrics import read_jsonl
 
     path = run / "metrics.jsonl"
     evals = [r for r in read_jsonl(path) if r.get("kind") == "eval"] if path.is_file() else []
     if not evals:
         return None
+    started = None
+    if commit:
+        same = subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", "src/"], check=False,
+                              cwd=Path(__file__).resolve().parents[1]).returncode == 0
+        started = {"commit": commit, "src_identical_to_merge_commit": same}
     return {"curve": [(e["step"], e["val_mean@4"]) for e in evals], "lead_prompt": evals[-1]["lead_prompt"],
-            "partial": True}
+            "partial": True, "started_from": started}
 
 
-def merge(root: Path, out: Path) -> None:
+def merge(root: Path, out: Path, partial_commit: str | None = None) -> None:
     """The seeds' files in one JSON. An arm a seed did not finish (the time box) is taken from the demo's results
     (docs/results/demo/results.json: the same config shape and seed), marked ``source: demo``; every arm run here
     that the demo also ran is compared with it (``demo_check``), so that substitution is checked, not assumed."""
@@ -127,7 +137,7 @@ def merge(root: Path, out: Path) -> None:
                     checks += [{"seed": record["seed"], "arm": mode, "step": step, "here": here[step], "demo": acc}
                                for step, acc in demo if step in here]
         if "fst-distill" not in record["arms"]:
-            arm = partial_arm(root / f"fst-distill-{record['seed']}")
+            arm = partial_arm(root / f"fst-distill-{record['seed']}", partial_commit)
             if arm is not None:
                 record["arms"]["fst-distill"] = {**arm, "source": "this benchmark"}
     # the step every arm of every seed reached (the time box may cut fst-distill short): the comparison's step
@@ -153,6 +163,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "arm":  # one arm alone, in parallel with a seed's run (same folder: `seed` reuses it)
         one_seed(int(sys.argv[3]), Path(sys.argv[4]), (sys.argv[2],), f"-{sys.argv[2]}")
     elif sys.argv[1] == "merge":
-        merge(Path(sys.argv[2]), Path(sys.argv[3]))
+        merge(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     else:
         raise SystemExit(__doc__)

@@ -64,8 +64,12 @@ def render(results: Path) -> str:
             before = [r["before"][key] for r in runs if key in r["before"]]
             after = [r["after"][key] for r in runs if key in r["after"]]
             lines.append(f"| {label} | {_stat(before, pct)} | {_stat(after, pct)} |")
-    commits = sorted({v["commit"][:10] for s in seeds for v in s["provenance"].values()})
-    lines += ["", f"Runs at commit(s) {', '.join(f'`{c}`' for c in commits)} (per file in the JSON)."]
+    commits = {v["commit"][:10] for s in seeds for v in s["provenance"].values()}
+    commits |= {a["started_from"]["commit"][:10] for s in seeds for a in s["arms"].values() if a.get("started_from")}
+    partial = sum(bool(a.get("partial")) for s in seeds for a in s["arms"].values())
+    lines += ["", f"Runs at commit(s) {', '.join(f'`{c}`' for c in sorted(commits))} (per file in the JSON)"
+              + (f"; {partial} run(s) were still going at the time box and are read from their metrics so far."
+                 if partial else ".")]
     prov = data["provenance"]
     lines += [(f"Merged at commit `{prov['commit'][:10]}`{' (dirty)' if prov['dirty'] else ''}, {prov['cpu']}; "
               f"`{prov['command']}`.")]
