@@ -7,7 +7,7 @@ from pathlib import Path
 ARMS = (("fst", "FST"), ("fst-distill", "FST-distill"), ("gepa", "GEPA-only"), ("rl", "RL"))
 DISTILL_ROWS = (("accuracy_student", "accuracy without a system prompt"),
                 ("accuracy_lead", "accuracy under the lead prompt"),
-                ("kl_to_teacher", "KL(no prompt || final weights under the lead prompt), nats/token"),
+                ("kl_to_teacher", "KL(no prompt ‖ final weights under the lead prompt), nats/token"),
                 ("instruction_following", "held-out instruction following (forgetting suite)"))
 
 
@@ -29,7 +29,8 @@ def render(results: Path) -> str:
     lines = [(f"Task `{data['task']}`, seeds {', '.join(str(s['seed']) for s in seeds)}; validation mean@4 in %, "
               f"mean ± sd over seeds, under each run's lead prompt at step {at} (the step every arm reached) and at "
               f"its last step ({data['steps']}) where it got there; and the final weights under the seed prompt:"), "",
-             f"| arm | step {at} | step {data['steps']} | final weights, seed prompt | from |", "|---|---|---|---|---|"]
+             f"| arm | step {at} |" + (f" step {data['steps']} |" if at != data["steps"] else "")
+             + " final weights, seed prompt | from |", "|---|---|" + ("---|" if at != data["steps"] else "") + "---|---|"]
     means = {}
     for mode, label in ARMS:
         arms = [s["arms"][mode] for s in seeds if mode in s["arms"]]
@@ -39,8 +40,9 @@ def render(results: Path) -> str:
         seed_prompt = [a["final_seed_prompt_accuracy"] for a in arms if "final_seed_prompt_accuracy" in a]
         sources = sorted({a.get("source", "this benchmark") for a in arms})
         means[mode] = statistics.mean(now) if len(now) == len(seeds) else None
-        lines.append(f"| {label} | {_stat(now)} ({len(now)}) | {_stat(final)} ({len(final)}) | {_stat(seed_prompt)} "
-                     f"({len(seed_prompt)}) | {', '.join(sources) or '-'} |")
+        last = f" {_stat(final)} ({len(final)}) |" if at != data["steps"] else ""
+        lines.append(f"| {label} | {_stat(now)} ({len(now)}) |{last} {_stat(seed_prompt)} ({len(seed_prompt)}) | "
+                     f"{', '.join(sources) or '-'} |")
     lines += ["", "(n) = seeds in the cell.", ""]
     if all(means[m] is not None for m in ("fst", "fst-distill", "gepa")):
         holds = means["fst"] > means["fst-distill"] > means["gepa"]
@@ -57,7 +59,7 @@ def render(results: Path) -> str:
         settings = data["distill_settings"]
         lines += ["", (f"`fst distill` on each FST run ({len(runs)} seeds; {settings['steps']} steps at lr "
                   f"{settings['lr']}, student: no system prompt; {runs[0]['settings']['eval_problems']} validation "
-                  f"problems, {settings['forgetting_problems']} suite problems, greedy):"), "",
+                  f"problems at the run's evaluation settings, {settings['forgetting_problems']} suite problems, greedy):"), "",
                   "| | before | after |", "|---|---|---|"]
         for key, label in DISTILL_ROWS:
             pct = key != "kl_to_teacher"
