@@ -175,3 +175,25 @@ def test_mode_fst_distill_runs_gepa_rounds_and_distils(tiny_model_dir, tmp_path,
     else:  # one EMA teacher, following the student
         assert snapshots[0] is snapshots[1] and moved
         assert not torch.equal(next(snapshots[0].parameters()), w0)
+
+
+def test_no_step_when_teacher_and_student_agree_up_to_rounding(base_model):
+    """A teacher that differs from the student only by rounding gives a KL of ~1e-12 and a gradient of noise, which
+    Adam would scale to a full step: the step is skipped and the weights stay."""
+    from fastslow.rl.distill import distill_step
+    from fastslow.rl.learner import Learner, LearnerConfig
+
+    model, tok = base_model
+    learner = Learner(copy.deepcopy(model), LearnerConfig(lr=1e-3, warmup_steps=0), pad_id=tok.pad_token_id)
+    teacher = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.mul_(1 + 1e-7)  # rounding-size differences
+    before = [p.detach().clone() for p in learner.policy.parameters()]
+    same = _samples(tok, "Transform the input.", "Transform the input.")
+    metrics = distill_step(learner, teacher, same)
+    assert 0 < metrics["distill_kl"] < 1e-6 and metrics["skipped"] == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, learner.policy.parameters()))
+    other = _samples(tok, "Transform the input.", "Reverse the string.")
+    assert "skipped" not in distill_step(learner, teacher, other)  # a real difference does take a step
+    assert not all(torch.equal(a, b) for a, b in zip(before, learner.policy.parameters()))

@@ -115,10 +115,19 @@ def distill_loss(student, teacher, samples: Sequence[DistillSample], pad_id: int
     return totals
 
 
-def distill_step(learner, teacher, samples: Sequence[DistillSample], aggregation: str = "prompt") -> dict:
+MIN_KL = 1e-6  # nats per token: below this the teacher and student agree up to rounding; no step is taken
+
+
+def distill_step(learner, teacher, samples: Sequence[DistillSample], aggregation: str = "prompt",
+                 min_kl: float = MIN_KL) -> dict:
     """One optimizer step of the reverse-KL loss on ``samples``, through ``learner``'s model, optimizer, scheduler
     and gradient clipping (the same warm-up and learning rate as an RL step). Returns metrics; ``distill_kl`` is the
-    token-mean KL to the teacher *before* the step."""
+    token-mean KL to the teacher *before* the step.
+
+    A batch whose KL is below ``min_kl`` takes no optimizer step (``skipped``: 1; the schedule still advances, as
+    for an RL batch without signal): student and teacher then differ only by rounding (e.g. a fresh snapshot under
+    the same prompt, computed through a different kernel path), and Adam would scale that noise up to a full-size
+    step."""
     cfg = learner.config
     learner.timings = {}
     start = time.perf_counter()
@@ -126,6 +135,13 @@ def distill_step(learner, teacher, samples: Sequence[DistillSample], aggregation
     totals = distill_loss(learner.model, teacher, samples, learner.pad_id, cfg.temperature, aggregation,
                           cfg.micro_batch_size, backward=learner.accelerator.backward)
     learner.timings["forward_backward"] = time.perf_counter() - start
+    if totals["kl"] < min_kl:
+        learner.optimizer.zero_grad(set_to_none=True)
+        learner.scheduler.step()
+        learner.steps_done += 1
+        return {"loss": totals["loss"], "distill_kl": totals["kl"], "entropy": totals["entropy"], "grad_norm": 0.0,
+                "tokens": totals["tokens"], "rollouts": len(samples), "lr": learner.scheduler.get_last_lr()[0],
+                "skipped": 1.0}
     start = time.perf_counter()
     grad_norm = learner.accelerator.clip_grad_norm_(learner.model.parameters(), cfg.grad_clip or math.inf)
     learner.optimizer.step()
