@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -137,7 +138,9 @@ def distill_step(learner, teacher, samples: Sequence[DistillSample], aggregation
     learner.timings["forward_backward"] = time.perf_counter() - start
     if totals["kl"] < min_kl:
         learner.optimizer.zero_grad(set_to_none=True)
-        learner.scheduler.step()
+        with warnings.catch_warnings():  # torch warns when a scheduler steps before its optimizer ever has
+            warnings.simplefilter("ignore", UserWarning)
+            learner.scheduler.step()
         learner.steps_done += 1
         return {"loss": totals["loss"], "distill_kl": totals["kl"], "entropy": totals["entropy"], "grad_norm": 0.0,
                 "tokens": totals["tokens"], "rollouts": len(samples), "lr": learner.scheduler.get_last_lr()[0],
