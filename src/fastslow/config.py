@@ -289,8 +289,27 @@ class TrlSection(Section):
                        "checkpoint fields come from the rollout, learner and checkpoint sections)")
 
 
+class DistillSection(Section):
+    """mode: fst-distill only (paper §5.7): the slow step is on-policy reverse-KL self-distillation of the policy
+    under the seed prompt (the student) to the policy under the evolved prompt(s) (the teacher); see
+    ``fastslow.rl.distill`` for the estimator."""
+
+    teacher: Literal["frozen", "ema"] = Field("frozen", description="teacher weights: frozen (a snapshot taken at "
+                                              "the start of every GEPA cycle, the paper's theta-bar) or ema (an "
+                                              "exponential moving average of the student, updated every step)")
+    ema_decay: float = Field(0.99, gt=0, lt=1, description="teacher: ema only; weight of the old teacher per step "
+                             "(closer to 1: a slower, more stable target)")
+    teacher_prompt: Literal["lead", "population"] = Field(
+        "lead", description="the teacher's context: the lead prompt, or each population prompt in turn (rollout j "
+        "of a problem is distilled towards prompt j mod K, the same G/K split FST's groups use)")
+    student_prompt: Literal["seed", "none"] = Field("seed", description="the student's context: the seed prompt "
+                                                    "(the paper) or no system prompt (bakes the prompt in)")
+
+
 class RunConfig(Section):
-    mode: Literal["fst", "rl", "gepa"] = "rl"
+    mode: Literal["fst", "rl", "gepa", "fst-distill"] = Field(
+        "rl", description="fst: RL + GEPA; rl: RL under the seed prompt; gepa: prompts only; fst-distill: GEPA "
+        "rounds, slow step = reverse-KL self-distillation towards the evolved prompt (distill section)")
     engine: Literal["native", "trl"] = Field("native", description="native: fastslow's learner (one process); "
                                              "trl: TRL's GRPOTrainer (accelerate multi-GPU / multi-node, FSDP2, "
                                              "ZeRO-3)")
@@ -307,6 +326,7 @@ class RunConfig(Section):
     checkpoint: CheckpointConfig = CheckpointConfig()
     threads: int = Field(1, ge=1)
     trl: TrlSection = TrlSection()
+    distill: DistillSection = DistillSection()
 
     @property
     def population_k(self) -> int:
@@ -320,6 +340,9 @@ class RunConfig(Section):
         if self.engine == "trl" and self.mode == "gepa":
             raise ValueError("engine: trl trains the weights with TRL, but mode: gepa never updates them; use "
                              "engine: native for mode gepa")
+        if self.engine == "trl" and self.mode == "fst-distill":  # not wired through TRL's trainer yet
+            raise ValueError("mode: fst-distill runs on engine: native only for now (TRL's GRPOTrainer has no "
+                             "reverse-KL distillation step wired in); set engine: native")
         self._check_backend()
         if self.engine == "trl":
             self._check_trl()

@@ -12,8 +12,10 @@
                 every problem: G rollouts, G/K under each prompt (reused GEPA rollouts first), ONE group
                 CISPO step on the groups
 
-``rl`` keeps the seed prompt (K=1) and never runs GEPA; ``gepa`` never updates the weights; the data stream, the
-budgets and the evaluation are the same code for all three. Every step logs reward, zero-variance fraction,
+``rl`` keeps the seed prompt (K=1) and never runs GEPA; ``gepa`` never updates the weights; ``fst-distill`` runs
+the GEPA rounds of ``fst`` but its slow step distils the policy under the seed prompt towards a frozen or EMA copy
+under the evolved prompt(s) (``fastslow.rl.distill_phase``); the data stream, the budgets and the evaluation are
+the same code for all modes. Every step logs reward, zero-variance fraction,
 entropy, KL on its own samples, grad norm, clip fraction, timings and the cumulative rollout / reflection
 counts; every ``eval.every`` steps the validation mean@k under the deployed (lead) prompt and the diagnostic
 KL(pi_train || pi_base).
@@ -96,6 +98,12 @@ class Trainer:
             from fastslow.config import ConfigError
 
             raise ConfigError(f"eval.problems ({cfg.eval.problems}): {err}") from None
+        # mode fst-distill: the slow step is reverse-KL self-distillation towards the evolved prompts (its own module)
+        self.distill = None
+        if cfg.mode == "fst-distill":
+            from fastslow.rl.distill_phase import DistillPhase
+
+            self.distill = DistillPhase(cfg)
         self.jsonl = JsonlSink(self.out / "metrics.jsonl")
         self.logger = MetricsLogger([self.jsonl, *(sinks or []), *build_sinks(cfg, self.out)])
         self.step = 0
@@ -201,9 +209,13 @@ class Trainer:
             while self.step < cfg.steps:
                 if self.channel.round_due(self.step):  # fast weights: GEPA round on the next T batches
                     self._log("gepa", self.gepa_round())
+                    if self.distill is not None:  # fst-distill: a frozen teacher snapshots the weights per cycle
+                        self.distill.begin_cycle(self.learner.policy)
                 start = time.perf_counter()
                 if cfg.mode in ("fst", "rl"):
                     metrics = self.rl_step()
+                elif self.distill is not None:  # fst-distill: one reverse-KL step (fastslow.rl.distill_phase)
+                    metrics = self.distill.step(self)
                 else:  # gepa-only: the weights stay frozen, the data stream moves on
                     self.stream.next()
                     metrics = {}

@@ -43,9 +43,9 @@ class FastChannel:
         return self.cfg.population_k
 
     def round_due(self, step: int) -> bool:
-        """Every T steps in modes fst and gepa, once per cycle."""
+        """Every T steps in modes fst, gepa and fst-distill, once per cycle."""
         T = self.cfg.population.cycle_steps
-        return self.cfg.mode in ("fst", "gepa") and step % T == 0 and step // T not in self.rounds_done
+        return self.cfg.mode in ("fst", "gepa", "fst-distill") and step % T == 0 and step // T not in self.rounds_done
 
     def anchor(self, stream, step: int) -> list:
         """The round's anchor problems: ``anchor_size`` of the next T batches (all of them if fewer)."""
