@@ -155,6 +155,11 @@ class Trainer:
             from fastslow.fastweights.reflectors.factory import build_reflector
 
             self.reflector = build_reflector(cfg.population.reflector, cfg.seed, cfg.population.max_prompt_chars)
+        # issue 20 (reliability): stop after population.max_failed_rounds GEPA rounds in a row with no usable proposal
+        from fastslow.fastweights.reflectors.health import FailedRounds
+
+        self.failed_rounds = FailedRounds(cfg.population.max_failed_rounds,
+                                          getattr(self.reflector, "name", None) or "the reflector")
         self.counts = {"rl_rollouts": 0, "reused_rollouts": 0, "gepa_metric_calls": 0, "gepa_rescore_calls": 0,
                        "reflection_calls": 0, "gepa_rounds": 0, "verifier_errors": 0}
         sinks = list(sinks or [])
@@ -184,6 +189,7 @@ class Trainer:
     # ---- fast weights: one GEPA round ----------------------------------------------------------------------
     def gepa_round(self, cycle: int) -> dict:
         from fastslow.fastweights.gepa_round import gepa_round
+        from fastslow.fastweights.reflectors.health import round_record
 
         cfg, P = self.cfg, self.cfg.population
         lookahead = [p for batch in self.stream.peek(P.cycle_steps) for p in batch]
@@ -213,7 +219,8 @@ class Trainer:
                 "reflector_failures": self.reflector.stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": self.reflector.stats.prompt_tokens + self.reflector.stats.completion_tokens,
                 "reflector_cost_usd": self.reflector.stats.cost_usd,
-                "time_gepa": time.perf_counter() - start}
+                "time_gepa": time.perf_counter() - start,
+                **round_record(result)}  # issue 20: every proposal by outcome, and why the failed ones failed
 
     # ---- slow weights: one RL step -------------------------------------------------------------------------
     def rl_step(self, problems=None) -> dict:
@@ -283,9 +290,11 @@ class Trainer:
         """Algorithm 1 (see the module docstring). A generation backend that fails mid-run (an engine crash, a lost
         server) stops the run with a ``SamplerError`` that names the last complete checkpoint; checkpoints are
         written atomically between steps, so that one is intact and ``fst run --resume`` continues from it."""
+        from fastslow.fastweights.reflectors.base import ReflectorError
+
         try:
             return self._run(progress)
-        except SamplerError as err:
+        except (SamplerError, ReflectorError) as err:  # issue 20: a reflector that keeps failing stops the same way
             from fastslow import checkpoint
 
             self.logger.close()
@@ -293,8 +302,9 @@ class Trainer:
                 last = f"the last complete checkpoint is {checkpoint.latest(self.out / 'checkpoints')}"
             except checkpoint.CheckpointError:
                 last = "no checkpoint was written yet"
-            raise SamplerError(f"{err} (the run stopped at step {self.step}; {last}; fix the backend and continue "
-                               "with fst run --resume)") from err
+            what = "backend" if isinstance(err, SamplerError) else "reflector"
+            raise type(err)(f"{err} (the run stopped at step {self.step}; {last}; fix the {what} and continue "
+                            "with fst run --resume)") from err
 
     def _run(self, progress: bool) -> list[dict]:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -308,7 +318,9 @@ class Trainer:
                 self._eval_and_log()
             while self.step < cfg.steps:
                 if self.step % T == 0 and cfg.mode in ("fst", "gepa"):
-                    self._log("gepa", self.gepa_round(cycle=self.step // T))
+                    record = self.gepa_round(cycle=self.step // T)
+                    self._log("gepa", record)
+                    self.failed_rounds.observe(record)  # issue 20: ReflectorError after max_failed_rounds in a row
                 start = time.perf_counter()
                 if cfg.mode in ("fst", "rl"):
                     metrics = self.rl_step()
