@@ -11,8 +11,8 @@ run to the end. Recorded per fault:
   ``expect``), or, for a fault the run goes on through, the reason was logged / counted in the metrics;
 * ``survived``: after the fault was removed the run reached its last step (resuming from its last checkpoint when
   it had stopped);
-* ``data_lost``: published checkpoints lost or corrupt at the stop, plus metric records up to the last checkpoint
-  that the finished run no longer has (must be 0); ``identical``: where the fault leaves the run's inputs unchanged
+* ``data_lost``: published checkpoints lost or corrupt at the stop, plus metric records held by the last checkpoint
+  that the finished run no longer has (must be 0; records logged after that checkpoint are redone on resume); ``identical``: where the fault leaves the run's inputs unchanged
   (a kill, a full disk, an engine death), the finished run equals an uninterrupted one bitwise (weights) and
   record for record (metrics), same machine.
 
@@ -119,9 +119,11 @@ class Outcome:
             except checkpoint.CheckpointError:
                 corrupt += 1
         last = int(published[-1].name.split("-")[1]) if published else -1
-        metrics = read_jsonl(out / "metrics.jsonl") if (out / "metrics.jsonl").is_file() else []
+        # what the last checkpoint published: its metric history (records logged after it, such as the GEPA
+        # round that failed right after it was saved, are redone by the resumed run, not lost)
+        history = torch.load(published[-1] / "state.pt", weights_only=False)["history"] if published else []
         self.before = {"names": [p.name for p in published], "corrupt": corrupt, "last": last,
-                       "rows": comparable([r for r in metrics if r["step"] <= last])}
+                       "rows": comparable(history)}
 
     def finished(self, out: Path, reference: dict | None = None) -> dict:
         metrics = read_jsonl(out / "metrics.jsonl")
