@@ -12,7 +12,8 @@ run to the end. Recorded per fault:
 * ``survived``: after the fault was removed the run reached its last step (resuming from its last checkpoint when
   it had stopped);
 * ``data_lost``: published checkpoints lost or corrupt at the stop, plus metric records held by the last checkpoint
-  that the finished run no longer has (must be 0; records logged after that checkpoint are redone on resume); ``identical``: where the fault leaves the run's inputs unchanged
+  that the finished run no longer has (must be 0; records logged after that checkpoint are redone on resume);
+* ``identical``: where the fault leaves the run's inputs unchanged
   (a kill, a full disk, an engine death), the finished run equals an uninterrupted one bitwise (weights) and
   record for record (metrics), same machine.
 
@@ -205,11 +206,11 @@ def kill_during_save(model, tmp, reference, trials: int = 5) -> dict:
         cfg = config(model, out, mode="rl")
         save_number, delay = rng.randint(1, STEPS // 2), rng.uniform(0, 0.1)
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # the child: its closure's variables are fixed for the rest of its life (it never loops on)
             original = checkpoint.save
             calls = []
 
-            def save(*args, **kwargs):
+            def save(*args, **kwargs):  # noqa: B023
                 calls.append(1)
                 if len(calls) == save_number:
                     threading.Timer(delay, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()

@@ -17,6 +17,7 @@ import random
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,7 +39,7 @@ def config(model_dir, out, mode="rl", steps=STEPS, every=1):
     data = {"mode": mode, "model": str(model_dir), "output_dir": str(out), "steps": steps, "seed": 2,
             "task": {"name": "tidy", "partial_credit": True},
             "rollout": {"problems_per_step": 2, "group_size": 4, "max_new_tokens": 8},
-            "eval": {"every": 2, "problems": 2, "k": 1, "kl_problems": 0},
+            "eval": {"every": 100, "problems": 2, "k": 1, "kl_problems": 0},
             "checkpoint": {"every": every, "keep": 2}}
     if mode == "fst":
         data["population"] = {"size": 2, "cycle_steps": 2, "anchor_size": 4, "budget": 8, "minibatch_size": 2}
@@ -155,8 +156,8 @@ def test_sigkill_at_random_points_during_checkpoint_writes(tiny_model_dir, tmp_p
 
 
 # Injected points: the n-th call of each low-level step of checkpoint.save kills the writer right there.
-POINTS = [("torch.save", 1), ("torch.save", 2), ("_sha256", 1), ("_fsync", 1), ("_fsync", -1), ("_discard", 1),
-          ("os.replace", 1), ("shutil.rmtree", 1)]
+POINTS = [("torch.save", 1), ("torch.save", 2), ("_sha256", 1), ("_fsync", 1), ("_fsync", -1), ("os.replace", 1),
+          ("os.replace", 2), ("shutil.rmtree", 1), ("shutil.rmtree", 2), ("shutil.rmtree", 3)]
 
 
 def kill_at_point(name: str, nth: int, save_number: int):
@@ -177,6 +178,10 @@ def kill_at_point(name: str, nth: int, save_number: int):
             if len(saves) == save_number:
                 calls.append(1)
                 if len(calls) == nth or nth == -1 and attr == "_fsync" and str(args[0]).endswith("checkpoints"):
+                    if attr == "rmtree":  # die in the middle of a delete: one file gone, the rest still there
+                        files = sorted(p for p in Path(args[0]).rglob("*") if p.is_file())
+                        if files:
+                            files[0].unlink()
                     die()
             return original(*args, **kwargs)
 
@@ -277,3 +282,16 @@ def test_reflector_crash_mid_round_leaves_a_resumable_run(tiny_model_dir, tmp_pa
     with pytest.raises(ReflectorError, match=r"crashed.*stopped at step 4.*step-0000004.*fix the reflector"):
         trainer.run(progress=False)
     resume_fst(cfg, out, fst_reference)
+
+
+def test_a_failed_resume_keeps_the_metrics_file(tiny_model_dir, tmp_path):
+    """The metrics file is truncated at the first record of a run, not when the run object is made: a ``--resume``
+    that fails (here: a corrupted checkpoint) loses nothing."""
+    cfg = config(tiny_model_dir, tmp_path, steps=2)
+    Trainer(cfg).run(progress=False)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    state = complete_checkpoints(tmp_path / "checkpoints")[-1] / "state.pt"
+    state.write_bytes(state.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        Trainer(cfg).resume()
+    assert (tmp_path / "metrics.jsonl").read_text() == before

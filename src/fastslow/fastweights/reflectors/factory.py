@@ -106,8 +106,8 @@ class CountingReflector:
         if proposal is None:
             return None
         if not isinstance(proposal, str) or not proposal.strip():
-            self._fail(UNUSABLE, f"{self.name}: propose returned {type(proposal).__name__} {proposal!r:.80}, not a non-empty "
-                       "string. Proposal skipped.")
+            self._fail(UNUSABLE, f"{self.name}: propose returned {type(proposal).__name__} {proposal!r:.80}, not a "
+                                 "non-empty string. Proposal skipped.")
             return None
         self.stats.proposals += 1
         return proposal

@@ -57,10 +57,21 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from fastslow.fastweights.reflectors.base import (CALL_FAILED, RESIDUE, TOO_LONG, UNUSABLE, ReflectorError,
-                                                  ReflectorStats, check_examples)
-from fastslow.fastweights.reflectors.proposer_prompt import (build_proposer_prompt, extract_fenced,
-                                                            find_template_residue, strip_thinking)
+from fastslow.fastweights.reflectors.base import (
+    CALL_FAILED,
+    RESIDUE,
+    TOO_LONG,
+    UNUSABLE,
+    ReflectorError,
+    ReflectorStats,
+    check_examples,
+)
+from fastslow.fastweights.reflectors.proposer_prompt import (
+    build_proposer_prompt,
+    extract_fenced,
+    find_template_residue,
+    strip_thinking,
+)
 
 log = logging.getLogger("fastslow.reflector")
 
