@@ -231,3 +231,23 @@ def test_a_bad_reflector_stops_before_training(tiny_model_dir, tmp_path):
         with pytest.raises(ReflectorError, match="preflight failed"):
             Trainer(cfg)
     assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_log_level_option_and_third_party_quiet():
+    import logging as py_logging
+
+    from typer.testing import CliRunner
+
+    from fastslow.cli import app
+    from fastslow.errors import FastSlowError
+    from fastslow.logs import setup_logging
+
+    assert "--log-level" in CliRunner().invoke(app, ["run", "--help"]).output
+    setup_logging("INFO")
+    try:
+        assert py_logging.getLogger("fastslow").level == py_logging.INFO
+        assert py_logging.getLogger("LiteLLM").level >= py_logging.WARNING
+        with pytest.raises(FastSlowError, match="--log-level must be one of"):
+            setup_logging("LOUD")
+    finally:
+        setup_logging("WARNING")
