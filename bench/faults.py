@@ -272,7 +272,8 @@ def engine_death(model, tmp, reference) -> dict:
     original = HFSampler.sample_ids
 
     def dying(self, *args, **kwargs):
-        if trainer.counts["gepa_rounds"] == 1 and trainer.step == 2:
+        # inside round 2 (cycle 1): after checkpoint 2 was written (the evaluation at step 2 comes before it)
+        if trainer.counts["gepa_rounds"] == 1 and (out / "checkpoints" / "step-0000002").is_dir():
             from fastslow.sampling import SamplerError
 
             raise SamplerError("vllm engine died: EngineDeadError (simulated)")
