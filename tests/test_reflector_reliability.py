@@ -251,3 +251,21 @@ def test_log_level_option_and_third_party_quiet():
             setup_logging("LOUD")
     finally:
         setup_logging("WARNING")
+
+
+def test_a_raising_reflector_is_counted_and_a_fatal_one_ends_the_round():
+    """gepa swallows a proposer's exceptions (and asks again): the proposer counts them itself, and keeps a
+    ``ReflectorError`` (cannot heal) so that the round re-raises it after gepa returns."""
+
+    class Raising(Scripted):
+        stats = ReflectorStats()
+
+    counters = {"reflection_calls": 0, "too_long": 0}
+    propose = make_proposer(Raising([RuntimeError("bug"), ReflectorError("litellm vanished"), "{current}!"]), 100,
+                            counters)
+    assert propose({COMPONENT: "p"}, {COMPONENT: EXAMPLES}, [COMPONENT]) == {}
+    assert counters["call_failed"] == 1 and "bug" in counters["reasons"][0]
+    assert propose({COMPONENT: "p"}, {COMPONENT: EXAMPLES}, [COMPONENT]) == {}
+    assert isinstance(counters["fatal"], ReflectorError)
+    assert propose({COMPONENT: "p"}, {COMPONENT: EXAMPLES}, [COMPONENT]) == {}  # not asked again
+    assert counters["call_failed"] == 2 and counters["reflection_calls"] == 2  # every call has its outcome

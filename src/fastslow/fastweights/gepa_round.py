@@ -40,7 +40,7 @@ from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.fastweights.lookahead import Lookahead, selection
 from fastslow.fastweights.population import top_k
-from fastslow.fastweights.reflectors.base import Reflector
+from fastslow.fastweights.reflectors.base import Reflector, ReflectorError
 from fastslow.rl.rollouts import Rollout
 from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task
@@ -121,12 +121,26 @@ def make_proposer(reflector: Reflector, max_prompt_chars: int, counters: dict):
     rejected on the minibatch) and the failures' messages are kept in ``counters["reasons"]``."""
 
     def propose(candidate: dict[str, str], reflective_dataset: dict, components: list[str]) -> dict[str, str]:
+        if "fatal" in counters:  # the reflector cannot work: not asked again, GEPA stops before its next iteration
+            return {}
         counters["reflection_calls"] += 1
         current = candidate[COMPONENT]
         stats = getattr(reflector, "stats", None)
         before = dict(getattr(stats, "outcomes", None) or {})
         failures, warnings = getattr(stats, "failures", 0), len(getattr(stats, "warnings", None) or [])
-        new = reflector.propose(current, reflective_dataset[COMPONENT])
+        try:
+            new = reflector.propose(current, reflective_dataset[COMPONENT])
+        except ReflectorError as err:  # cannot heal (litellm gone, ...): end the round, then the run
+            counters["fatal"] = err
+            _count(counters, "call_failed")
+            return {}
+        except Exception as err:  # noqa: BLE001 - gepa would swallow it uncounted (and ask again); count it
+            _count(counters, "call_failed")
+            counters.setdefault("reasons", []).append(f"{getattr(reflector, 'name', 'reflector')}: propose "
+                                                      f"raised {type(err).__name__}: {err}")
+            log.warning("reflector %s raised %s: %s; proposal skipped", getattr(reflector, "name", "?"),
+                        type(err).__name__, err)
+            return {}
         if new is None:
             after = getattr(stats, "outcomes", None) or {}
             kind = next((k for k in after if after[k] > before.get(k, 0)), None)
@@ -227,8 +241,11 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 candidate_selection_strategy=selector, frontier_type="instance", skip_perfect_score=True,
                 perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
                 seed=seed + cycle, logger=_SilentLogger(),
-                display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
+                display_progress_bar=False, raise_on_exception=True,
+                stop_callbacks=[IterationCap(max(1, budget)), lambda _state: "fatal" in counters],
             )
+            if "fatal" in counters:  # issue 20: gepa swallows proposer exceptions; a fatal one stops the run
+                raise counters["fatal"]
             prompts = [c[COMPONENT] for c in result.candidates]
             subscores = [dict(s) for s in result.val_subscores]
         else:
