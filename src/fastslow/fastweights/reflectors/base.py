@@ -44,6 +44,8 @@ class ReflectorStats:
     def fail(self, kind: str, message: str) -> None:
         """Count one failed call of kind ``kind`` and keep its message (the round's log names the reasons)."""
         self.failures += 1
+        if not hasattr(self, "outcomes"):  # stats unpickled from a checkpoint written before this field existed
+            self.outcomes = {}
         self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
         self.warnings.append(message)
 
