@@ -27,14 +27,15 @@ def render_faults(results: Path) -> str:
     lines = ["| fault | injected | stopped | clear message | survived | data lost | bitwise = uninterrupted | "
              "what the run said |", "|---|---|---|---|---|---|---|---|"]
     for row in data["faults"]:
-        lines.append(f"| {row['fault']} | {_cell(row['injected'], 60)} | {_yes(row['stopped'])} | "
+        stopped = "yes" if row["stopped"] else "no, went on"  # either is fine: a fault must not go unnoticed
+        lines.append(f"| {row['fault']} | {_cell(row['injected'], 60)} | {stopped} | "
                      f"{_yes(row['clear_message'])} | {_yes(row['survived'])} | {row['data_lost']} | "
                      f"{_yes(row['identical'])} | {_cell(row['message'])} |")
     lost = sum(row["data_lost"] or 0 for row in data["faults"])
     survived = sum(bool(row["survived"]) for row in data["faults"])
     lines += ["", f"{len(data['faults'])} faults, {survived} survived, data lost in total: {lost}. "
               f"{data['steps']} steps each on {data['model']}; {data['seconds']} s in all. {_commit(data)}."]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def render_soak(results: Path) -> str:
@@ -51,7 +52,7 @@ def render_soak(results: Path) -> str:
              f"Memory target {'met' if data['rss_ok'] else '**not met**'}; checkpoint folder "
              f"{'bounded by keep' if data['checkpoints_bounded'] else '**not bounded**'}. Warm-up: the first "
              f"{data['warmup_steps']} steps; RSS medians over {data['window_steps']}-step windows. {_commit(data)}."]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 BLOCKS = {"faults": render_faults, "soak": render_soak}
