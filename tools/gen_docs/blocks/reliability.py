@@ -38,21 +38,28 @@ def render_faults(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+SOAKS = ("soak.json", "soak-final-code.json")  # the long run, and a shorter one on the final code
+
+
 def render_soak(results: Path) -> str:
-    data = json.loads((Path(results) / "soak.json").read_text())
-    growth = data["growth_after_warmup"]
-    lines = ["| mode | steps | RSS after warm-up | RSS at end | growth | limit | max RSS after warm-up | "
-             "checkpoints kept (max seen / keep) | checkpoint folder (max) | time |",
-             "|---|---|---|---|---|---|---|---|---|---|",
-             f"| {data['mode']} | {data['steps']} | {data['rss_mib_after_warmup']} MiB | {data['rss_mib_end']} MiB | "
-             f"{growth:+.2%} | <= {data['growth_limit']:.0%} | {data['rss_mib_max_after_warmup']} MiB | "
-             f"{data['max_checkpoints_seen']} / {data['checkpoint_keep']} | "
-             f"{data['max_checkpoint_folder_mib']} MiB | {data['seconds'] / 60:.0f} min |",
-             "",
-             f"Memory target {'met' if data['rss_ok'] else '**not met**'}; checkpoint folder "
-             f"{'bounded by keep' if data['checkpoints_bounded'] else '**not bounded**'}. Warm-up: the first "
-             f"{data['warmup_steps']} steps; RSS medians over {data['window_steps']}-step windows. {_commit(data)}."]
-    return "\n".join(lines) + "\n"
+    lines = ["| file | mode | steps | RSS after warm-up | RSS at end | growth | limit | max RSS after warm-up | "
+             "checkpoints kept (max seen / keep) | checkpoint folder (max) | time | memory | folder bounded |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name in SOAKS:
+        path = Path(results) / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        lines.append(
+            f"| `{name}` | {data['mode']} | {data['steps']} | {data['rss_mib_after_warmup']} MiB | "
+            f"{data['rss_mib_end']} MiB | {data['growth_after_warmup']:+.2%} | <= {data['growth_limit']:.0%} | "
+            f"{data['rss_mib_max_after_warmup']} MiB | {data['max_checkpoints_seen']} / {data['checkpoint_keep']} | "
+            f"{data['max_checkpoint_folder_mib']} MiB | {data['seconds'] / 60:.0f} min | "
+            f"{'met' if data['rss_ok'] else '**not met**'} | {'yes' if data['checkpoints_bounded'] else '**no**'} |")
+        notes.append(f"`{name}`: warm-up the first {data['warmup_steps']} steps, RSS medians over "
+                     f"{data['window_steps']}-step windows; {_commit(data)}.")
+    return "\n".join(lines + [""] + notes) + "\n"
 
 
 BLOCKS = {"faults": render_faults, "soak": render_soak}
