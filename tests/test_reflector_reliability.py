@@ -243,14 +243,17 @@ def test_log_level_option_and_third_party_quiet():
     from fastslow.logs import setup_logging
 
     assert "--log-level" in CliRunner().invoke(app, ["run", "--help"]).output
+    logger = py_logging.getLogger("fastslow")
+    level, handlers = logger.level, list(logger.handlers)
     setup_logging("INFO")
     try:
-        assert py_logging.getLogger("fastslow").level == py_logging.INFO
+        assert logger.level == py_logging.INFO and logger.propagate  # caplog and app handlers still see records
         assert py_logging.getLogger("LiteLLM").level >= py_logging.WARNING
         with pytest.raises(FastSlowError, match="--log-level must be one of"):
             setup_logging("LOUD")
     finally:
-        setup_logging("WARNING")
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
 
 
 def test_a_raising_reflector_is_counted_and_a_fatal_one_ends_the_round():

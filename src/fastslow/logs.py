@@ -29,6 +29,7 @@ def setup_logging(level: str = "WARNING") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         handler._fastslow = True
         root.addHandler(handler)
-    root.propagate = False
+    # records still propagate to the root logger (pytest's caplog, an application's own logging setup); the CLI
+    # configures no root handler, so nothing is printed twice there
     for other in THIRD_PARTY:
         logging.getLogger(other).setLevel(max(logging.WARNING, logging.getLevelName(name)))
