@@ -114,7 +114,8 @@ def test_prompt_length_cap(world):
     propose = make_proposer(Verbose(), 100, counters)
     examples = [{"Inputs": "a", "Generated Outputs": "b", "Feedback": "c"}]
     assert propose({COMPONENT: "Transform."}, {COMPONENT: examples}, [COMPONENT]) == {}
-    assert counters == {"reflection_calls": 1, "too_long": 1}
+    assert (counters["reflection_calls"], counters["too_long"]) == (1, 1)
+    assert "460 characters (cap 100)" in counters["reasons"][0]
 
 
 def test_reflector_failure_skips_proposal():

@@ -17,7 +17,7 @@ litellm = pytest.importorskip("litellm")
 # litellm builds pydantic schemas lazily on its first call; pydantic warns about their ReadOnly TypedDict items.
 pytestmark = pytest.mark.filterwarnings(r"ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning")
 
-from fastslow.fastweights.reflectors.base import Reflector  # noqa: E402
+from fastslow.fastweights.reflectors.base import Reflector, ReflectorError  # noqa: E402
 from fastslow.fastweights.reflectors.llm import LLMReflector  # noqa: E402
 from helpers import send_chat_completion, send_json_bytes  # noqa: E402
 
@@ -199,9 +199,11 @@ def test_missing_litellm(monkeypatch, caplog):
 
     monkeypatch.setitem(sys.modules, "litellm", None)  # makes `import litellm` raise ImportError
     r = make(mock_response="```\nx\n```")
-    with caplog.at_level(logging.WARNING, logger="fastslow.reflector"):
-        assert r.propose("p", EXAMPLES) is None
-    assert r.stats.failures == 1 and "pip install fastslow[llm]" in r.stats.warnings[0]
+    # issue 20: a missing litellm cannot heal, so it stops the run (the preflight reports it before training)
+    with pytest.raises(ReflectorError, match=r"pip install 'fastslow\[llm\]'"):
+        r.preflight()
+    with pytest.raises(ReflectorError, match=r"pip install 'fastslow\[llm\]'"):
+        r.propose("p", EXAMPLES)
     with pytest.raises(TypeError):  # the contract is still checked first
         r.propose("p", [{"Inputs": 1}])
 

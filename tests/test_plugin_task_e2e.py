@@ -238,11 +238,13 @@ def test_plugin_task_rl_mode(task_module, tiny_model_dir, tmp_path):
 @pytest.mark.parametrize("mode", ["gepa", "fst"])
 def test_plugin_task_with_llm_reflector_over_http(mode, task_module, tiny_model_dir, tmp_path, no_proxy):
     out = tmp_path / mode
-    with StubLLM() as stub:
+    with StubLLM(residue_on=3) as stub:  # request 1 is the preflight (issue 20), 3 the second proposal
         reflector = {"kind": "llm", "model": "hosted_vllm/stub-thinker", "api_base": stub.api_base,
                      "timeout": 20, "retries": 0}
         fst_run(write_config(tmp_path / f"{mode}.yaml", tiny_model_dir, out, mode, f"{task_module}:make_task",
                              reflector=reflector))
+    preflight = stub.requests.pop(0)[1]
+    assert preflight["max_tokens"] == 16 and "preflight" in preflight["messages"][0]["content"]
     assert stub.requests, "the reflector never reached the stub server"
     for path, body in stub.requests:
         assert path == "/v1/chat/completions" and body["model"] == "stub-thinker"
@@ -254,7 +256,7 @@ def test_plugin_task_with_llm_reflector_over_http(mode, task_module, tiny_model_
     assert train[-1]["reflection_calls"] == n and train[-1]["gepa_metric_calls"] > 0
     # the thinking block was stripped (no failure for it); the one proposal leaking <|im_end|> was rejected
     assert rounds[-1]["reflector_failures"] == (1 if n >= 2 else 0)
-    assert rounds[-1]["reflector_tokens"] == 70 * n
+    assert rounds[-1]["reflector_tokens"] == 70 * (n + 1)  # the preflight call is paid for too
     proposed = {p for r in rounds for p in r["population"]} | {r["lead_prompt"] for r in evals}
     assert not any("<|im_end|>" in p or "draft" in p or "<think>" in p for p in proposed)
     if mode == "fst":

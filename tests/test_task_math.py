@@ -31,7 +31,7 @@ def test_last_boxed_balanced_and_last():
     assert last_boxed("no box here") is None
     assert last_boxed("\\boxed{1} and a cut-off \\boxed{\\frac{1}{2") is None
     assert after_thinking("<think>\\boxed{1}</think> \\boxed{2}") == " \\boxed{2}"
-    assert last_answer_tag("<answer>A</answer> ... <ANSWER> b </ANSWER>") == "b"
+    assert last_answer_tag("<answer>A</answer> ... <ANSWER> b </ANSWER>") == "A"  # lowercase only, as reasoning-gym
 
 
 def test_validate_and_load_through_registry():

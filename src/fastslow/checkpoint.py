@@ -5,13 +5,23 @@ state, and one pickle with the rest: population, rollout cache, reflector state,
 and the metric history. It is written under ``step-N.tmp`` and renamed to ``step-N`` only once complete, with a
 manifest of SHA-256 sums written last; loading verifies the manifest, so a half-written or corrupted checkpoint is
 never loaded.
+
+Crash safety (issue 20; ``tests/test_checkpoint_crash.py`` kills the writer at random points and at every step of
+``save``). Every file is fsynced before the rename and the folder after it, so the rename publishes complete data
+even across a power loss. A folder is never deleted in place: a checkpoint being replaced or rotated out is first
+renamed to ``step-N.del`` (atomic) and deleted after, so a kill mid-delete leaves a ``.del`` folder that no loader
+looks at (the next save clears leftovers), never a half-deleted ``step-N`` that looks complete. A failed write (a
+full disk: ENOSPC) removes its ``.tmp`` folder and raises ``CheckpointError`` naming the previous checkpoint, which
+was not touched: the rotation of old checkpoints runs only after the new one is complete.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +30,7 @@ import torch
 from fastslow.errors import FastSlowError
 
 MANIFEST = "manifest.json"
+_COMPLETE = re.compile(r"step-\d+")  # a published checkpoint; ``.tmp`` (being written) and ``.del`` are not
 
 
 class CheckpointError(FastSlowError):
@@ -34,35 +45,62 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(folder: Path) -> None:
+    """Delete ``folder`` without ever leaving it half-deleted under its own name (rename first, then delete)."""
+    if folder.exists():
+        trash = folder.with_name(folder.name + ".del")
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def save(root: Path, step: int, policy, tokenizer, optimizer, scheduler, state: dict, keep: int = 3) -> Path:
     root = Path(root)
     final, tmp = root / f"step-{step:07d}", root / f"step-{step:07d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    policy.save_pretrained(tmp / "policy")
-    tokenizer.save_pretrained(tmp / "policy")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
-    torch.save(state, tmp / "state.pt")
-    files = sorted(p for p in tmp.rglob("*") if p.is_file())
-    manifest = {"step": step, "files": {str(p.relative_to(tmp)): _sha256(p) for p in files}}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    with (tmp / MANIFEST).open() as f:
-        os.fsync(f.fileno())
-    if final.exists():
-        shutil.rmtree(final)
+    root.mkdir(parents=True, exist_ok=True)
+    for leftover in root.glob("step-*.*"):  # .tmp / .del folders of a writer that was killed
+        if leftover.is_dir() and leftover.suffix in (".tmp", ".del"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        policy.save_pretrained(tmp / "policy")
+        tokenizer.save_pretrained(tmp / "policy")
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
+        torch.save(state, tmp / "state.pt")
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        manifest = {"step": step, "files": {str(p.relative_to(tmp)): _sha256(p) for p in files}}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        for path in [*files, tmp / MANIFEST]:
+            _fsync(path)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        found = complete_checkpoints(root)
+        previous = f"the previous checkpoint {found[-1]} is intact" if found else "no earlier checkpoint exists"
+        full = " (the disk is full)" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        raise CheckpointError(f"could not write checkpoint step {step} to {root}: {err.strerror or err}{full}; "
+                              f"{previous}. Free space and continue with fst run --resume.") from err
+    _discard(final)  # only when re-saving a step: rename away, never delete in place
     os.replace(tmp, final)  # atomic on POSIX: the folder appears complete or not at all
-    for old in sorted(complete_checkpoints(root))[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+    _fsync(root)
+    for old in complete_checkpoints(root)[:-keep] if keep > 0 else []:
+        _discard(old)
     return final
 
 
 def complete_checkpoints(root: Path) -> list[Path]:
-    """Finished checkpoint folders (``.tmp`` folders are ignored), oldest first."""
+    """Published checkpoint folders (``.tmp`` and ``.del`` folders are ignored), oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")
-                  and not p.name.endswith(".tmp"))
+    return sorted(p for p in root.iterdir() if p.is_dir() and _COMPLETE.fullmatch(p.name))
 
 
 def verify(folder: Path) -> dict:

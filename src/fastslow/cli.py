@@ -138,10 +138,15 @@ def run_cmd(
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a field, e.g. --set learner.lr=1e-4"),
     quiet: bool = typer.Option(False, help="no progress bar"),
     resume: bool = typer.Option(False, "--resume", help="continue from the latest checkpoint in OUTPUT_DIR"),
+    log_level: str = typer.Option("WARNING", "--log-level", help="fastslow's log level: DEBUG, INFO (reflector "
+                                  "retries, preflight), WARNING (rejected proposals, failed rounds) or ERROR"),
 ) -> None:
     """Train (mode fst | rl | gepa) on a Rulebook task; metrics in OUTPUT_DIR/metrics.jsonl, checkpoints in
     OUTPUT_DIR/checkpoints."""
     from fastslow.config import load_config
+    from fastslow.logs import setup_logging
+
+    setup_logging(log_level)  # issue 20: rejection reasons visible; litellm's chatter silenced
 
     cfg = load_config(config, _parse_overrides(set_ or []))
     _setup(cfg.threads)

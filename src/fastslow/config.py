@@ -226,7 +226,14 @@ class ReflectorConfig(Section):
     api_base: str | None = None
     temperature: float = Field(1.0, ge=0)
     timeout: float = Field(60.0, gt=0)
-    retries: int = Field(3, ge=0)
+    retries: int = Field(3, ge=0, le=10, description="retries after a failed API call (timeouts, 5xx, rate limits); "
+                         "bounded so a dead server costs minutes, not hours")
+    backoff: float = Field(1.0, ge=0, le=60, description="seconds before the first retry, doubled for each next "
+                           "one (capped at 60 s)")
+    # issue 20: the reflector's answer length was fixed at 1024 tokens, too few for a thinking model's reasoning
+    max_tokens: int = Field(1024, ge=16, description="most tokens in one reflector answer (thinking included)")
+    preflight: bool = Field(True, description="one short call at start: a missing litellm, bad model name, bad "
+                            "credentials or unreachable api_base stop the run before training, not hours later")
 
     @model_validator(mode="after")
     def _python_needs_id(self) -> ReflectorConfig:
@@ -256,6 +263,9 @@ class PopulationConfig(Section):
     reflect_on_rl_rollouts: bool = Field(False, description="serve reflection minibatches of carried prompts from "
                                          "the previous cycle's RL rollouts (saves metric calls; new, see docs)")
     reflector: ReflectorConfig = ReflectorConfig()
+    # issue 20: a reflector that fails every proposal turns FST into RL with K copies of the seed prompt, silently
+    max_failed_rounds: int = Field(2, ge=0, description="stop the run after this many GEPA rounds in a row in "
+                                   "which every proposal failed (no usable proposal); 0 never stops")
 
 
 class EvalConfig(Section):

@@ -183,9 +183,11 @@ class Trainer:
         """Algorithm 1 (see the module docstring). A generation backend that fails mid-run (an engine crash, a lost
         server) stops the run with a ``SamplerError`` that names the last complete checkpoint; checkpoints are
         written atomically between steps, so that one is intact and ``fst run --resume`` continues from it."""
+        from fastslow.fastweights.reflectors.base import ReflectorError
+
         try:
             return self._run(progress)
-        except SamplerError as err:
+        except (SamplerError, ReflectorError) as err:  # issue 20: a reflector that keeps failing stops the same way
             from fastslow import checkpoint
 
             self.logger.close()
@@ -193,8 +195,9 @@ class Trainer:
                 last = f"the last complete checkpoint is {checkpoint.latest(self.out / 'checkpoints')}"
             except checkpoint.CheckpointError:
                 last = "no checkpoint was written yet"
-            raise SamplerError(f"{err} (the run stopped at step {self.step}; {last}; fix the backend and continue "
-                               "with fst run --resume)") from err
+            what = "backend" if isinstance(err, SamplerError) else "reflector"
+            raise type(err)(f"{err} (the run stopped at step {self.step}; {last}; fix the {what} and continue "
+                            "with fst run --resume)") from err
 
     def _run(self, progress: bool) -> list[dict]:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -208,7 +211,9 @@ class Trainer:
                 self._eval_and_log()
             while self.step < cfg.steps:
                 if self.channel.round_due(self.step):  # fast weights: GEPA round on the next T batches
-                    self._log("gepa", self.gepa_round())
+                    record = self.gepa_round()
+                    self._log("gepa", record)
+                    self.channel.failed_rounds.observe(record)  # ReflectorError after max_failed_rounds in a row
                     if self.distill is not None:  # fst-distill: a frozen teacher snapshots the weights per cycle
                         self.distill.begin_cycle(self.learner.policy)
                 start = time.perf_counter()

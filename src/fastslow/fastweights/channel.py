@@ -37,6 +37,12 @@ class FastChannel:
         self.carried: dict[str, list] = {}  # this cycle's RL rollouts by task name (the next round's reflection)
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.rounds_done: set[int] = set()  # cycles whose round already ran (a resumed step never reruns one)
+        # rounds in a row with no usable proposal: ReflectorError at population.max_failed_rounds (not checkpointed:
+        # a resumed run, after the reflector was fixed, counts afresh)
+        from fastslow.fastweights.reflectors.health import FailedRounds
+
+        self.failed_rounds = FailedRounds(cfg.population.max_failed_rounds,
+                                          getattr(reflector, "name", None) or "the reflector")
 
     @property
     def K(self) -> int:
@@ -59,6 +65,7 @@ class FastChannel:
         """One GEPA round on ``sampler``'s live policy at ``step``: new population and cache, counters; returns
         the round's record."""
         from fastslow.fastweights.gepa_round import gepa_round
+        from fastslow.fastweights.reflectors.health import round_record
 
         cfg, P = self.cfg, self.cfg.population
         cycle = step // P.cycle_steps
@@ -84,7 +91,8 @@ class FastChannel:
                 "verifier_errors": result.verifier_errors,
                 "reflector_failures": stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": stats.prompt_tokens + stats.completion_tokens,
-                "reflector_cost_usd": stats.cost_usd, "time_gepa": time.perf_counter() - start}
+                "reflector_cost_usd": stats.cost_usd, "time_gepa": time.perf_counter() - start,
+                **round_record(result)}  # every proposal by outcome, and why the failed ones failed
 
     def record_rl(self, rollouts: list, task_name: str) -> int:
         """One RL step's rollouts: counted, and carried into the next round's reflection; returns how many were

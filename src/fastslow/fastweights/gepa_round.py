@@ -40,7 +40,7 @@ from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
 from fastslow.fastweights.lookahead import Lookahead, selection
 from fastslow.fastweights.population import top_k
-from fastslow.fastweights.reflectors.base import Reflector
+from fastslow.fastweights.reflectors.base import Reflector, ReflectorError
 from fastslow.rl.rollouts import Rollout
 from fastslow.sampling import Sampler, SamplingParams
 from fastslow.tasks.base import Problem, Task
@@ -74,6 +74,27 @@ class RoundResult:
     generated: int = 0  # rollouts actually sampled (each once; speculative anchor rows included)
     sampler_calls: int = 0  # batched sampler calls the round made
     speculative_unused: int = 0  # sampled anchor rows of children GEPA rejected (never handed to GEPA)
+    # issue 20: every reflection call's outcome (PROPOSAL_OUTCOMES), and why the failed ones failed
+    proposal_outcomes: dict[str, int] = field(default_factory=dict)
+    failure_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def all_failed(self) -> bool:
+        """The reflector was asked and gave nothing usable, at least one call failing (see ``FAILURES``)."""
+        o = self.proposal_outcomes
+        return (self.reflection_calls > 0 and o.get("accepted", 0) + o.get("rejected_minibatch", 0) == 0
+                and any(o.get(k, 0) for k in FAILURES))
+
+
+# What became of each reflection call (issue 20). ``accepted`` / ``rejected_minibatch``: handed to GEPA and judged on
+# the reflection minibatch; ``repeat_parent``: the parent word for word; ``no_proposal``: the reflector returned
+# None without recording a failure (it had nothing to change). The others are failures the reflector records
+# (``ReflectorStats.fail``): ``unusable`` (no closed fence, empty), ``too_long``, ``residue`` (chat-template or
+# thinking tokens), ``call_failed`` (API error after retries, or a custom reflector that raised), ``failed`` (a
+# failure the reflector did not classify).
+PROPOSAL_OUTCOMES = ("accepted", "rejected_minibatch", "repeat_parent", "unusable", "too_long", "residue",
+                     "call_failed", "failed", "no_proposal")
+FAILURES = ("unusable", "too_long", "residue", "call_failed", "failed")
 
 
 class IterationCap:
@@ -95,21 +116,71 @@ class _SilentLogger:
 
 def make_proposer(reflector: Reflector, max_prompt_chars: int, counters: dict):
     """GEPA ``custom_candidate_proposer``: the reflector's edit, or ``{}`` (GEPA then skips the proposal without
-    spending metric calls) when it has nothing usable or the prompt is over the length cap."""
+    spending metric calls) when it has nothing usable or the prompt is over the length cap. Every call's outcome is
+    counted in ``counters`` (``PROPOSAL_OUTCOMES``; ``evaluated``: handed to GEPA, later split into accepted and
+    rejected on the minibatch) and the failures' messages are kept in ``counters["reasons"]``."""
 
     def propose(candidate: dict[str, str], reflective_dataset: dict, components: list[str]) -> dict[str, str]:
+        if "fatal" in counters:  # the reflector cannot work: not asked again, GEPA stops before its next iteration
+            return {}
         counters["reflection_calls"] += 1
         current = candidate[COMPONENT]
-        new = reflector.propose(current, reflective_dataset[COMPONENT])
-        if new is None or new.strip() == current.strip():
+        stats = getattr(reflector, "stats", None)
+        before = dict(getattr(stats, "outcomes", None) or {})
+        failures, warnings = getattr(stats, "failures", 0), len(getattr(stats, "warnings", None) or [])
+        try:
+            new = reflector.propose(current, reflective_dataset[COMPONENT])
+        except ReflectorError as err:  # cannot heal (litellm gone, ...): end the round, then the run
+            counters["fatal"] = err
+            _count(counters, "call_failed")
+            return {}
+        except Exception as err:  # noqa: BLE001 - gepa would swallow it uncounted (and ask again); count it
+            _count(counters, "call_failed")
+            counters.setdefault("reasons", []).append(f"{getattr(reflector, 'name', 'reflector')}: propose "
+                                                      f"raised {type(err).__name__}: {err}")
+            log.warning("reflector %s raised %s: %s; proposal skipped", getattr(reflector, "name", "?"),
+                        type(err).__name__, err)
+            return {}
+        if new is None:
+            after = getattr(stats, "outcomes", None) or {}
+            kind = next((k for k in after if after[k] > before.get(k, 0)), None)
+            if kind is None:
+                kind = "failed" if getattr(stats, "failures", 0) > failures else "no_proposal"
+            _count(counters, kind if kind in PROPOSAL_OUTCOMES else "failed")
+            counters.setdefault("reasons", []).extend((getattr(stats, "warnings", None) or [])[warnings:])
+            return {}
+        if new.strip() == current.strip():
+            _count(counters, "repeat_parent")
             return {}
         if len(new) > max_prompt_chars:
             counters["too_long"] += 1
+            counters.setdefault("reasons", []).append(f"a proposed prompt of {len(new)} characters (cap "
+                                                      f"{max_prompt_chars})")
             log.warning("rejected a proposed prompt of %d characters (cap %d)", len(new), max_prompt_chars)
             return {}
+        _count(counters, "evaluated")
         return {COMPONENT: new}
 
     return propose
+
+
+def _count(counters: dict, key: str) -> None:
+    counters[key] = counters.get(key, 0) + 1
+
+
+def proposal_outcomes(counters: dict, accepted: int) -> dict[str, int]:
+    """Every reflection call of the round by outcome (``PROPOSAL_OUTCOMES``); they sum to the reflection calls."""
+    out = {k: counters.get(k, 0) for k in PROPOSAL_OUTCOMES}
+    out["accepted"], out["rejected_minibatch"] = accepted, counters.get("evaluated", 0) - accepted
+    return out
+
+
+def _log_failed_round(cycle: int, outcomes: dict[str, int], reasons: list[str]) -> None:
+    """A round in which every proposal failed is a warning with the reasons, not a silent no-op (issue 20)."""
+    shown = list(dict.fromkeys(reasons))[:5]
+    counts = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
+    log.warning("GEPA round %d: no usable proposal from %d reflection call(s) (%s). Reasons: %s", cycle,
+                sum(outcomes.values()), counts, " | ".join(shown) or "none recorded")
 
 
 def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
@@ -170,20 +241,30 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 candidate_selection_strategy=selector, frontier_type="instance", skip_perfect_score=True,
                 perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
                 seed=seed + cycle, logger=_SilentLogger(),
-                display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
+                display_progress_bar=False, raise_on_exception=True,
+                stop_callbacks=[IterationCap(max(1, budget)), lambda _state: "fatal" in counters],
             )
+            if "fatal" in counters:  # issue 20: gepa swallows proposer exceptions; a fatal one stops the run
+                raise counters["fatal"]
             prompts = [c[COMPONENT] for c in result.candidates]
             subscores = [dict(s) for s in result.val_subscores]
         else:
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
+    accepted = len(prompts) - len(distinct)
+    outcomes = proposal_outcomes(counters, accepted)
+    reasons = list(dict.fromkeys(counters.get("reasons", [])))[:20]
     new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
     means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
-    return RoundResult(
+    result = RoundResult(
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
-        accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served,
+        accepted=accepted, feedback_served=adapter.feedback_served,
         verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
         sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
+        proposal_outcomes=outcomes, failure_reasons=reasons,
     )
+    if result.all_failed:
+        _log_failed_round(cycle, outcomes, reasons)
+    return result

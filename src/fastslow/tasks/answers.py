@@ -8,7 +8,10 @@ meet them, and the feedback has to explain exactly why an answer was not found:
 * ``\\boxed{...}``: the *last* ``\\boxed`` wins (models often box intermediate results first). Its braces are
   matched with nesting, so ``\\boxed{\\frac{1}{2}}`` gives ``\\frac{1}{2}``, not ``\\frac{1``. A last ``\\boxed{``
   whose braces never close (a truncated completion) gives no answer rather than an earlier draft.
-* ``<answer>...</answer>``: the content of the last complete pair of tags (case-insensitive).
+* ``<answer>...</answer>``: the content of the last complete pair of tags, exactly as reasoning-gym's
+  ``utils.extract_answer`` reads it (issue 20): lowercase tags only (``<ANSWER>x</ANSWER>`` is no answer, as
+  reasoning-gym scores it 0), the last pair wins, surrounding whitespace stripped. The feedback then says the tags
+  must be lowercase.
 * last number: the last integer or decimal in the text (``-3``, ``2.5``, ``1,234`` -> ``1234``), for numeric
   tasks trained on small models that never learned a tag format.
 """
@@ -19,7 +22,8 @@ import re
 
 BOXED = "\\boxed"
 _BOXED_OPEN = re.compile(r"\\boxed\s*\{")
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_ANSWER_TAG = re.compile(r"<answer>\s?(.*?)\s?</answer>", re.DOTALL)  # reasoning_gym.utils.extract_answer's
+_ANY_CASE_TAG = re.compile(r"<answer>.*?</answer>", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
@@ -71,6 +75,8 @@ def answer_tag_missing_reason(completion: str, fallback: str = "") -> str:
     """Why ``last_answer_tag`` found nothing after the thinking, in words for feedback (``fallback``: what else the
     task would have accepted, e.g. "and no ```json block")."""
     tail = after_thinking(completion)
+    if "<answer>" not in tail and _ANY_CASE_TAG.search(tail):
+        return "the answer tags must be lowercase, exactly <answer>...</answer>"
     if "<answer>" in tail.lower():
         return "an <answer> tag is opened but never closed (or the completion was cut off)"
     if last_answer_tag(completion) is not None:

@@ -15,13 +15,13 @@ raise ``ValueError`` (naming the split and its size) when asked for more than th
 one-digit sums) hold few distinct questions: then val/test are small and train may be empty, which is an error
 that says so.
 
-Answers. The answer is the content of the last ``<answer>...</answer>`` pair after any ``</think>`` (the shared
-rule of ``fastslow.tasks.answers``, the same tags reasoning-gym's own ``extract_answer`` reads). With no such
-pair there is no answer: reward 0, and feedback saying the tags are missing (or never closed, or only inside the
-thinking). With ``answer_format="last_number"`` the answer is instead the last number in the completion (for
-numeric datasets such as ``chain_sum`` on small models that never learned a tag format; the seed prompt then asks
-for the number alone). The extracted text is scored by the dataset's own ``score_answer`` (strict about format,
-sometimes partial credit); ``correct`` is ``score == 1.0``, the reward is the score.
+Answers. The answer is the content of the last ``<answer>...</answer>`` pair after any ``</think>`` (the shared rule
+of ``fastslow.tasks.answers``: reasoning-gym's own ``extract_answer`` rule, lowercase tags only; tested equal). With
+no such pair there is no answer: reward 0, and feedback saying the tags are missing (or never closed, or only inside
+the thinking, or not lowercase). With ``answer_format="last_number"`` the answer is instead the last number in the
+completion (for numeric datasets such as ``chain_sum`` on small models that never learned a tag format; the seed
+prompt then asks for the number alone). The extracted text is scored by the dataset's own ``score_answer`` (strict
+about format, sometimes partial credit); ``correct`` is ``score == 1.0``, the reward is the score.
 
 Metadata. ``problem.metadata["entry"]`` is the reasoning-gym entry itself (question, answer, metadata); every
 entry we generated (5 per dataset, default configs, reasoning-gym 0.1.25) serialises to JSON. Two caveats found

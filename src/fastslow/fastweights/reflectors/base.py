@@ -12,7 +12,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from fastslow.errors import FastSlowError
+
 EXAMPLE_KEYS = ("Inputs", "Generated Outputs", "Feedback")
+
+# Why a proposal came to nothing, as a reflector records it in ``ReflectorStats.outcomes`` (the GEPA round adds the
+# outcomes only it can see: repeat of the parent, accepted / rejected on the minibatch).
+CALL_FAILED = "call_failed"  # the API call (or a custom reflector's propose) failed, after any retries
+UNUSABLE = "unusable"  # an answer came, but no closed fence, an empty one, or not a string
+TOO_LONG = "too_long"  # over the prompt length cap
+RESIDUE = "residue"  # chat-template or thinking tokens left in the proposal
+
+
+class ReflectorError(FastSlowError):
+    """The reflector cannot work at all (missing package, bad model name, bad credentials, unreachable server), or
+    kept failing for ``population.max_failed_rounds`` rounds: the run stops instead of degrading to RL with K
+    copies of the seed prompt."""
 
 
 @dataclass
@@ -24,6 +39,15 @@ class ReflectorStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # failed calls by kind (CALL_FAILED, UNUSABLE, ...)
+
+    def fail(self, kind: str, message: str) -> None:
+        """Count one failed call of kind ``kind`` and keep its message (the round's log names the reasons)."""
+        self.failures += 1
+        if not hasattr(self, "outcomes"):  # stats unpickled from a checkpoint written before this field existed
+            self.outcomes = {}
+        self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
+        self.warnings.append(message)
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from fastslow.config import ReflectorConfig
-from fastslow.fastweights.reflectors.base import Reflector, ReflectorStats
+from fastslow.fastweights.reflectors.base import CALL_FAILED, UNUSABLE, Reflector, ReflectorStats
 from fastslow.plugins import PluginLoadError, call_factory, import_target
 
 log = logging.getLogger("fastslow.reflector")
@@ -24,7 +24,10 @@ log = logging.getLogger("fastslow.reflector")
 STATS_FIELDS = ("calls", "proposals", "failures", "prompt_tokens", "completion_tokens", "cost_usd", "warnings")
 
 
-def build_reflector(cfg: ReflectorConfig, seed: int = 0, max_prompt_chars: int = 1000) -> Reflector:
+def build_reflector(cfg: ReflectorConfig, seed: int = 0, max_prompt_chars: int = 1000,
+                    preflight: bool | None = None) -> Reflector:
+    """The reflector ``cfg`` describes. An LLM reflector is checked with one short call first (``preflight``,
+    default ``cfg.preflight``): a reflector that cannot work stops the run before training starts (issue 20)."""
     if cfg.kind == "rulebook":
         from fastslow.fastweights.reflectors.rulebook import RulebookReflector
 
@@ -33,8 +36,12 @@ def build_reflector(cfg: ReflectorConfig, seed: int = 0, max_prompt_chars: int =
         return load_reflector(cfg.id, cfg.args, seed=seed, max_prompt_chars=max_prompt_chars)
     from fastslow.fastweights.reflectors.llm import LLMReflector
 
-    return LLMReflector(cfg.model, api_base=cfg.api_base, temperature=cfg.temperature, timeout=cfg.timeout,
-                        retries=cfg.retries, max_prompt_chars=max_prompt_chars)
+    reflector = LLMReflector(cfg.model, api_base=cfg.api_base, temperature=cfg.temperature, timeout=cfg.timeout,
+                             retries=cfg.retries, backoff=cfg.backoff, max_prompt_chars=max_prompt_chars,
+                             max_tokens=cfg.max_tokens)
+    if cfg.preflight if preflight is None else preflight:
+        reflector.preflight()
+    return reflector
 
 
 def load_reflector(target: str, args: Mapping | None = None, seed: int = 0,
@@ -85,9 +92,8 @@ class CountingReflector:
             raise AttributeError(attr)
         return getattr(self.inner, attr)
 
-    def _fail(self, message: str) -> None:
-        self.stats.failures += 1
-        self.stats.warnings.append(message)
+    def _fail(self, kind: str, message: str) -> None:
+        self.stats.fail(kind, message)
         log.warning(message)
 
     def propose(self, current_prompt: str, examples: Sequence[Mapping[str, str]]) -> str | None:
@@ -95,13 +101,13 @@ class CountingReflector:
         try:
             proposal = self.inner.propose(current_prompt, examples)
         except Exception as exc:  # noqa: BLE001 - a user's reflector must not end a training run
-            self._fail(f"{self.name}: propose raised {type(exc).__name__}: {exc}. Proposal skipped.")
+            self._fail(CALL_FAILED, f"{self.name}: propose raised {type(exc).__name__}: {exc}. Proposal skipped.")
             return None
         if proposal is None:
             return None
         if not isinstance(proposal, str) or not proposal.strip():
-            self._fail(f"{self.name}: propose returned {type(proposal).__name__} {proposal!r:.80}, not a non-empty "
-                       "string. Proposal skipped.")
+            self._fail(UNUSABLE, f"{self.name}: propose returned {type(proposal).__name__} {proposal!r:.80}, not a "
+                                 "non-empty string. Proposal skipped.")
             return None
         self.stats.proposals += 1
         return proposal

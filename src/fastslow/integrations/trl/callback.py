@@ -53,6 +53,8 @@ def _callback_class():
                 eng.log(step, "gepa", record)
             eng.debug({"kind": "population", "step": step, "cycle": record["cycle"], "rank": acc.process_index,
                        "population": eng.population})
+            # every rank holds the same record: all stop together after max_failed_rounds rounds with no proposal
+            eng.channel.failed_rounds.observe(record)
 
         # slow-weight step metrics --------------------------------------------------------------------------
         def on_step_end(self, args, state, control, **kwargs):
