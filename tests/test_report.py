@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from fastslow.experiments.analysis import sigmoid
+from fastslow.experiments.fits import sigmoid
 from fastslow.experiments.report import _continual_curve, verdict, write_report
 
 STEPS = list(range(0, 650, 50))

@@ -156,7 +156,7 @@ class Trainer:
 
             self.reflector = build_reflector(cfg.population.reflector, cfg.seed, cfg.population.max_prompt_chars)
         self.counts = {"rl_rollouts": 0, "reused_rollouts": 0, "gepa_metric_calls": 0, "gepa_rescore_calls": 0,
-                       "reflection_calls": 0, "gepa_rounds": 0, "verifier_errors": 0}
+                       "reflection_calls": 0, "gepa_rounds": 0, "verifier_errors": 0, "eval_rollouts": 0}
         sinks = list(sinks or [])
         if cfg.logging.tensorboard:
             from fastslow.metrics import TensorBoardSink
@@ -204,6 +204,7 @@ class Trainer:
         self.counts["reflection_calls"] += result.reflection_calls
         self.counts["verifier_errors"] += result.verifier_errors
         return {"cycle": cycle, "population": list(result.population), "population_scores": result.population_scores,
+                "population_anchor_scores": result.population_anchor_scores,
                 "candidates": len(result.candidates), "accepted": result.accepted,
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
@@ -261,6 +262,7 @@ class Trainer:
         # in a stream every task is measured (retention); the current one is val_mean@k
         result, errors = validation_metrics(self.sampler, self.tasks, self.val, self.task, lead, params, ev.k)
         self.counts["verifier_errors"] += errors
+        self.counts["eval_rollouts"] += ev.k * sum(len(self.val[t.name]) for t in self.tasks)  # time-to-accuracy cost
         if ev.kl_problems and self.base is not None:  # model.reference: none -> no diagnostic KL
             contexts = {"seed": self.task.seed_prompt, "lead": lead}
             kls: dict[str, float] = {}
@@ -372,7 +374,8 @@ class Trainer:
         self.learner.optimizer.load_state_dict(optim["optimizer"])
         self.learner.scheduler.load_state_dict(optim["scheduler"])
         self.learner.steps_done = state["learner_steps"]
-        self.step, self.population, self.counts = state["step"], state["population"], state["counts"]
+        self.step, self.population = state["step"], state["population"]
+        self.counts = {**self.counts, **state["counts"]}  # a checkpoint from before a count existed starts it at 0
         self.stream.cursor, self.history = state["cursor"], state["history"]
         self.cycle_rollouts = state["cycle_rollouts"]
         self.cache = None

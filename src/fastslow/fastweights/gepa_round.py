@@ -73,6 +73,8 @@ class RoundResult:
     cache: RolloutCache = field(repr=False)
     generated: int = 0  # rollouts actually sampled (each once; speculative anchor rows included)
     sampler_calls: int = 0  # batched sampler calls the round made
+    # each returned prompt's per-anchor scores (anchor order): functional diversity compares these, not strings
+    population_anchor_scores: list[list[float]] = field(default_factory=list)
     speculative_unused: int = 0  # sampled anchor rows of children GEPA rejected (never handed to GEPA)
 
 
@@ -186,4 +188,10 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served,
         verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
         sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
+        population_anchor_scores=[_in_anchor_order(dict(zip(prompts, subscores))[p]) for p in new_population],
     )
+
+
+def _in_anchor_order(subscores: dict) -> list[float]:
+    """One prompt's per-anchor scores as a list in anchor order (GEPA keys them by anchor index)."""
+    return [subscores[i] for i in sorted(subscores)]
