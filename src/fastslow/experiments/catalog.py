@@ -1,5 +1,5 @@
 """The experiments of the demo suite, one line each: name -> (its module under ``experiments/sections/``, the
-results sections it needs, in order). The report shows the sections in this order. Free of heavy imports, so the
+results sections it needs, in order; the last is its own). The report shows the sections in this order. Free of heavy imports, so the
 CLI can list and check names without loading the trainer.
 
 Adding an experiment: one file ``sections/<module>.py`` (see ``sections/__init__.py`` for what it holds) and one

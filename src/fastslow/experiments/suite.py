@@ -152,7 +152,7 @@ class Suite:
         curves = {m: [curve(self.runs[(m, s)]) for s in p.seeds] for m in ("rl", "gepa") if (m, p.seeds[0]) in self.runs}
         arms = check(self.setting, curves, len(p.seeds))
         self.results["setting"]["arms"] = arms
-        per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:+.1f}" for v in vs)  # noqa: E731
+        per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:+.1f}" for v in vs)
         self.log(f"setting {self.setting.name}, before FST: RL improved by {per(arms['rl_gain_per_seed'])} points "
                  f"per seed; GEPA-only final {per(arms['gepa_final_per_seed'])} %; criteria: "
                  + (", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in arms["met"].items()) or "none"))

@@ -124,8 +124,7 @@ def figures(results: dict, summary: dict, details: dict, save, plt) -> None:
     if not de:
         return
     views = (("curves", "accuracy_vs_step", "training step", "Validation accuracy vs step"),
-             ("rollout_curves", "accuracy_vs_rollouts", "total rollouts (RL + GEPA)", "Validation accuracy vs "
-                                                                                      "rollouts"),
+             ("rollout_curves", "accuracy_vs_rollouts", "total rollouts (RL + GEPA)", "Validation accuracy vs rollouts"),
              ("wall_curves", "accuracy_vs_wallclock", "wall-clock seconds (RL steps + GEPA rounds + evaluations)",
               "Validation accuracy vs wall-clock"))
     for key, name, xlabel, title in views:
@@ -136,7 +135,7 @@ def figures(results: dict, summary: dict, details: dict, save, plt) -> None:
 
 
 def html(results: dict, summary: dict, figs: dict, out_dir) -> str:
-    out = [img(out_dir, figs, k) for k in ("accuracy_vs_step", "accuracy_vs_rollouts", "accuracy_vs_wallclock")]
+    out = [img(out_dir, figs, "accuracy_vs_rollouts")]  # against steps and wall-clock: in the findings
     sp = summary["speedup_to_rl_peak"]
     if sp:
         out.append("<h3>Speedup to RL's running peak</h3>")

@@ -3,8 +3,9 @@ not how many strings differ (equivalent phrasings are one behaviour).
 
 The test: two prompts differ when their per-anchor outcomes (each prompt's score on each anchor problem under the
 same weights, from the round) differ by more than sampling noise: an exact two-sided McNemar (sign) test on the
-anchors where exactly one of the two succeeds, at ALPHA. A prompt counts as a new behaviour when it differs from
-every behaviour counted before it (in population order). Rounds recorded before the anchor scores were logged fall
+anchors where exactly one of the two succeeds, at ALPHA. With one rollout per prompt and anchor, two prompts that
+succeed equally often but on different anchors cannot be told apart from noise, and count as one. A prompt counts
+as a new behaviour when it differs from every behaviour counted before it (in population order). Rounds recorded before the anchor scores were logged fall
 back to the string count, labelled as such.
 """
 
@@ -31,7 +32,7 @@ def mcnemar_p(a: list[float], b: list[float]) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
-    tail = sum(comb(n, k) for k in range(0, min(wins, losses) + 1)) / 2 ** n
+    tail = sum(comb(n, k) for k in range(min(wins, losses) + 1)) / 2 ** n
     return min(1.0, 2 * tail)
 
 
@@ -71,6 +72,8 @@ def figures(results: dict, summary: dict, details: dict, save, plt) -> None:
 
 def html(results: dict, summary: dict, figs: dict, out_dir) -> str:
     pop = summary["population"]
+    if not pop:
+        return "<p class='notrun'>no GEPA rounds recorded</p>"
     return ("<p class='small'>" + __doc__.split("\n\n")[1].replace("\n", " ") + "</p>" + table(
         ["method", "functionally distinct prompts per round", "distinct strings per round",
          "rounds with > 1 behaviour", "basis"],

@@ -28,13 +28,13 @@ def measure(suite) -> dict:
     p = suite.profile
     curves: dict[str, list] = {"base": [], "rl": [], "fst": []}
     for s in p.seeds:
-        for init in curves:
+        for init, got in curves.items():
             model = p.model if init == "base" else str(suite.out / f"{init}-s{s}" / "final")
             h = suite.train_run(run_config(p, "rl", s, suite.out / f"plasticity-{init}-s{s}", p.plasticity_steps,
                                            model=model, task={"name": p.plasticity_task}, lr=p.plasticity_lr),
                                 f"plasticity {init}-init seed {s}")
-            curves[init].append(curve(h))
-            suite.log(f"plasticity: {init}-init seed {s}: final {curves[init][-1][-1][1]:.3f}")
+            got.append(curve(h))
+            suite.log(f"plasticity: {init}-init seed {s}: final {got[-1][-1][1]:.3f}")
     return {"task": p.plasticity_task, "curves": curves}
 
 

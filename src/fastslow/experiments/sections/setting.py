@@ -16,9 +16,8 @@ SUMMARY_KEYS = ("setting",)
 
 def measure(suite) -> dict:
     from fastslow.evaluation.base_report import eval_base
-    from fastslow.model.base import load_model
-
     from fastslow.experiments.settings import Criteria, Setting
+    from fastslow.model.base import load_model
 
     p = suite.profile
     st = suite.setting or Setting("custom", "the profile's task, no declared criteria", p.task, Criteria())
@@ -49,7 +48,7 @@ def summarise(results: dict, summary: dict, details: dict, pre: dict) -> None:
 def criteria_rows(st: dict) -> list[list]:
     """(criterion, declared, measured, met) rows; old results (one headline, base-model criteria only) too."""
     c, met, arms = st["criteria"], st.get("met") or {}, st.get("arms") or {}
-    per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:.1f}" for v in vs)  # noqa: E731
+    per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:.1f}" for v in vs)
     need = arms.get("seeds_needed")
     rows = [["told-the-rule greedy accuracy (base model)",
              f"<= {c['told_the_rule_greedy_max']}" if c.get("told_the_rule_greedy_max") is not None else "reported",

@@ -54,6 +54,10 @@ def summarise(results: dict, summary: dict, details: dict, pre: dict) -> None:
         "reached": {m: sum(r["arms"][m]["reached"] for r in per_seed) for m in arms}, "n_seeds": len(per_seed)}
 
 
+def _ratio(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}x"
+
+
 def rows(tta: dict) -> list[list]:
     """One row per seed and arm: the shared table of the report and the docs."""
     out = []
@@ -62,9 +66,9 @@ def rows(tta: dict) -> list[list]:
             if not a["reached"]:
                 out.append([r["seed"], m, f"{100 * r['target']:.1f} %", "never", "-", "-", "-", "-", "-", "-"])
                 continue
-            ratio = lambda k: "n/a" if a.get(k) is None else f"{a[k]:.2f}x"  # noqa: E731
-            out.append([r["seed"], m, f"{100 * r['target']:.1f} %", a["step"], f"{a['wall_s']:.0f} ({ratio('wall_ratio')})",
-                        f"{a['total_rollouts']} ({ratio('rollout_ratio')})", a["rl_rollouts"], a["gepa_rollouts"],
+            wall, rollouts = (_ratio(a.get(k)) for k in ("wall_ratio", "rollout_ratio"))
+            out.append([r["seed"], m, f"{100 * r['target']:.1f} %", a["step"], f"{a['wall_s']:.0f} ({wall})",
+                        f"{a['total_rollouts']} ({rollouts})", a["rl_rollouts"], a["gepa_rollouts"],
                         a["eval_rollouts"] if a["eval_rollouts"] is not None else "n/a", a["reflection_calls"]])
     return out
 
@@ -79,6 +83,8 @@ def figures(results: dict, summary: dict, details: dict, save, plt) -> None:
 
 def html(results: dict, summary: dict, figs: dict, out_dir) -> str:
     tta = summary["time_to_accuracy"]
+    if not tta:
+        return "<p class='notrun'>not recorded in this run (no per-evaluation costs)</p>"
     means = "; ".join(f"{m}: wall-clock {fmt_ms(tta['wall_ratio'][m], suffix='x')}, rollouts "
                       f"{fmt_ms(tta['rollout_ratio'][m], suffix='x')}, reached in {tta['reached'][m]}/{tta['n_seeds']}"
                       for m in tta["wall_ratio"])
