@@ -47,8 +47,10 @@ def _emit(result: dict, path: Optional[Path]) -> None:
 
 def _write_json(data: dict, path: Optional[Path]) -> None:
     if path is not None:
+        from fastslow.provenance import provenance
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2))
+        path.write_text(json.dumps({**data, "provenance": data.get("provenance") or provenance()}, indent=2))
         console.print(f"wrote {path}")
 
 

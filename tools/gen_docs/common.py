@@ -42,6 +42,6 @@ def _range(values, fmt=str) -> str:
 
 
 def _on_gpu(d: dict, backend: str = "") -> str:
-    """What a ``bench/gpu_speed.py`` result ran on, as the opening of its block."""
+    """What a ``src/fastslow/bench/gpu_speed.py`` result ran on, as the opening of its block."""
     return (f"On {d['device']} (torch {d['torch']}; {d['model']}, {d['parameters'] / 1e9:.2f}B parameters, "
             f"{d['dtype']}{backend}; CUDA synchronised at every clock read):\n\n")

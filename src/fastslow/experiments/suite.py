@@ -203,5 +203,9 @@ class Suite:
         # CPU time of this (single-threaded) process: about the wall-clock on a quiet machine, when it is shared
         results["settings"]["cpu_seconds"] = round(time.process_time() - cpu, 1)
         results["settings"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
-        (self.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        from fastslow.experiments.summary import rules_hash
+        from fastslow.provenance import provenance
+
+        record = {**results, "provenance": provenance(rules=rules_hash())}
+        (self.out / "results.json").write_text(json.dumps(record, indent=1, default=str))
         return results
