@@ -5,8 +5,10 @@
   derived experiment such as the asymptote reads another's results and has none);
 * ``summarise(results, summary, details, pre)``: its entries of the summary (``pre``: the measured
   preconditions, :mod:`fastslow.experiments.preconditions`);
-* optionally ``PAPER`` (the paper's row, as data), ``RULE`` (its verdict rule, in words), ``PRECONDITION`` (a key
-  of ``pre`` or None) and ``claim(results, summary, details, pre) -> dict``;
+* optionally ``CLAIM`` (its id), ``PAPER`` (the paper's row, as data), ``RULE`` (its verdict rule, in words),
+  ``PRECONDITION`` (a key of ``pre`` or None) and ``claim(results, summary, details, judge) -> (ours, verdict,
+  evidence) | None``, where ``judge(per_seed_evidence)`` applies the verdict rule on the seeds where the
+  precondition holds ("not testable here" when fewer than two);
 * ``figures(results, summary, details, save, plt)`` and ``html(results, summary, figs, out_dir) -> str``.
 
 ``suite``, ``summary``, ``report`` and the page loop over :func:`modules` in catalog order, so adding an experiment

@@ -79,4 +79,5 @@ def html(results: dict, summary: dict, figs: dict, out_dir) -> str:
     return (f"<p>Setting <b>{esc(str(st.get('name', 'headline')))}</b>: task <b>{esc(str(st['task']))}</b> (hidden "
             f"program {esc(str(st.get('program')))}{', partial-credit reward' if st.get('partial_credit') else ''})."
             " Criteria declared before any FST run.</p>"
-            + table(["criterion", "declared", "measured", "met"], criteria_rows(st)))
+            + table(["criterion", "declared", "measured", "met"],
+                    [[*r[:3], {True: "yes", False: "NO"}.get(r[3], r[3])] for r in criteria_rows(st)]))
