@@ -54,7 +54,7 @@ def run_demo(profile, out: Path, settings: list, log: Callable[[str], None] = pr
             folder.mkdir(parents=True, exist_ok=True)
             log(f"[bold]setting {setting.name}[/]: task {p.task}{' (partial credit)' if p.partial_credit else ''}, "
                 f"{len(p.seeds)} seeds, FST/GEPA {p.steps} steps, RL cap {p.rl_steps}, experiments "
-                f"{', '.join(('data_efficiency', 'drift') + tuple(p.experiments))}")
+                f"{', '.join(dict.fromkeys(('data_efficiency', 'drift', *p.experiments)))}")
             suite = Suite(p, folder, log=log, progress=False, setting=setting, on_run=on_run)
             results = suite.run()
             report = build(results, folder, command)

@@ -92,9 +92,9 @@ def train(data: dict, progress: bool = False) -> list[dict]:
     experiments can build on a previous ``fst demo``)."""
     cfg = parse_config(data)
     out = Path(cfg.output_dir)
-    if (out / "final" / "model.safetensors").is_file() and (out / "config.json").is_file():
-        if json.loads((out / "config.json").read_text()) == cfg.model_dump(mode="json"):
-            return read_jsonl(out / "metrics.jsonl")
+    finished = (out / "final" / "model.safetensors").is_file() and (out / "config.json").is_file()
+    if finished and json.loads((out / "config.json").read_text()) == cfg.model_dump(mode="json"):
+        return read_jsonl(out / "metrics.jsonl")
     return Trainer(cfg).run(progress=progress)
 
 
@@ -152,9 +152,11 @@ class Suite:
         curves = {m: [curve(self.runs[(m, s)]) for s in p.seeds] for m in ("rl", "gepa") if (m, p.seeds[0]) in self.runs}
         arms = check(self.setting, curves, len(p.seeds))
         self.results["setting"]["arms"] = arms
-        per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:+.1f}" for v in vs)
+        def per(vs, sign="+"):
+            return " / ".join("n/a" if v is None else f"{100 * v:{sign}.1f}" for v in vs)
+
         self.log(f"setting {self.setting.name}, before FST: RL improved by {per(arms['rl_gain_per_seed'])} points "
-                 f"per seed; GEPA-only final {per(arms['gepa_final_per_seed'])} %; criteria: "
+                 f"per seed; GEPA-only final {per(arms['gepa_final_per_seed'], '')} %; criteria: "
                  + (", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in arms["met"].items()) or "none"))
 
     def measure(self, name: str) -> dict:

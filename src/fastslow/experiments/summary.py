@@ -48,7 +48,11 @@ def summarise_all(results: dict) -> tuple[dict, dict]:
     for s in claim_sections():
         got = s.claim(results, summary, details, judge_for(s, pre)) if summary["sections"][s.NAME] == "ok" else None
         if got is None:
-            claims.append(make_claim(s, NOT_RUN, (NOT_RUN, "section not run"), None, pre))
+            planned = (results.get("settings") or {}).get("experiments")
+            why = ("not among this setting's experiments (time budget: it runs in another setting)"
+                   if planned is not None and s.NAME not in planned and s.NAME not in ("data_efficiency", "drift")
+                   else "section not run")
+            claims.append(make_claim(s, NOT_RUN, (NOT_RUN, why), None, pre))
         else:
             ours, v, evidence = got
             claims.append(make_claim(s, ours, v, evidence, pre))
