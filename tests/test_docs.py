@@ -157,3 +157,29 @@ def test_step_time_targets_are_judged_on_the_mean_over_seeds():
     assert "1.05 ± 0.01x per trained token (not met)" in _step_time(d)
     r.update(mean=1.05, std=0.2)
     assert "1.05 ± 0.20x per trained token (not met; within one standard deviation of the target)" in _step_time(d)
+
+
+def test_demo_blocks_read_the_two_setting_layout(tmp_path):
+    """The docs blocks render a demo in the current layout (one folder per setting, ``headlines`` on top) as well
+    as the older single-headline report shipped in docs/results: built here from the report tests' results."""
+    from test_report import _results
+
+    from fastslow.experiments.report import build
+
+    demo = tmp_path / "demo"
+    heads = {}
+    for name, task in (("rl-no-signal", "cipher"), ("rl-learns", "stutter")):
+        results = _results()
+        results["settings"].update(steps=60, rl_steps=90, reflector_noise=0.5, lr=2e-4, partial_credit=False)
+        results["setting"] = {"name": name, "task": task, "program": "x|y", "told_the_rule_greedy": 0.3,
+                              "seed_prompt_pass_at_16": 0.0, "criteria": {"told_the_rule_greedy_max": 0.5},
+                              "met": {"told_the_rule_greedy": True}, "all_met": True}
+        report = build(results, demo / name)
+        heads[name] = {"folder": name, "summary": report["summary"], "settings": report["settings"]}
+    (demo / "report.json").write_text(json.dumps({"headlines": heads, "wall_seconds": 600.0, "cpu_seconds": 550.0,
+                                                  "load_average_1min_at_end": 1.5}))
+    claims = BLOCKS["demo-claims"](tmp_path)
+    assert "**rl-no-signal**" in claims and "**rl-learns**" in claims and "precondition" in claims
+    assert "an RL arm that improved" in claims and claims.count("**reproduced**") == 14
+    assert "rl-learns" in BLOCKS["readme-findings"](tmp_path) and "10.0 min" in BLOCKS["demo-setting"](tmp_path)
+    assert "**rl-learns**" in BLOCKS["demo-details"](tmp_path)
