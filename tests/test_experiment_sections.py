@@ -73,6 +73,8 @@ def test_gate_keeps_only_seeds_where_the_precondition_holds():
     v, why, kept = gate([1.0, 2.0], [True, False], "RL improved")
     assert v == NOT_TESTABLE and "1/2 seeds" in why and kept == [1.0]
     assert gate([1.0, 2.0], None, "")[0] == "reproduced"  # no precondition
+    assert gate([1.0], [True], "x")[0] == "inconclusive"  # one seed where it holds: judged (no spread)
+    assert gate([1.0], [False], "x")[0] == NOT_TESTABLE
 
 
 def test_a_censored_speedup_alone_never_makes_data_efficiency_reproduced():

@@ -31,7 +31,8 @@ GENERAL_RULE = (
     "sample std(d) over seeds: 'reproduced' if n >= 2, every seed supports it and m > s; 'not reproduced' if "
     "n >= 2, every seed opposes it and m <= -s (or all d_i are exactly zero); otherwise 'inconclusive'. A claim "
     "with a precondition is judged on the seeds where the precondition holds, and is 'not testable here' when it "
-    "holds in fewer than 2 seeds. Verdicts are about direction and consistency, not the paper's magnitudes."
+    "holds in fewer than 2 seeds (in none, for a one-seed run). Verdicts are about direction and consistency, "
+    "not the paper's magnitudes."
 )
 
 
@@ -93,8 +94,9 @@ def gate(diffs: list, holds: list[bool] | None, needs: str, **kw) -> tuple[str, 
     if holds is None:
         return (*verdict(diffs, **kw), diffs)
     kept = [d for d, ok in zip(diffs, holds) if ok]
-    if len(kept) < 2:
-        return NOT_TESTABLE, f"precondition ({needs}) holds in {len(kept)}/{len(diffs)} seeds (need 2)", kept
+    need = min(2, len(diffs))  # a one-seed smoke run is judged "inconclusive" by the rule itself, not here
+    if len(kept) < need or not kept:
+        return NOT_TESTABLE, f"precondition ({needs}) holds in {len(kept)}/{len(diffs)} seeds (need {need})", kept
     v, why = verdict(kept, **kw)
     dropped = len(diffs) - len(kept)
     return v, why + (f"; {dropped} seed(s) without the precondition left out" if dropped else ""), kept
