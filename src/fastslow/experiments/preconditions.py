@@ -23,6 +23,11 @@ NEEDS = {"rl_improved": f"an RL arm that improved (>= {100 * RL_GAIN_MIN:.0f} po
                              "within a stage)"}
 
 
+def _enough(holds: list[bool]) -> bool:
+    """Holds in at least 2 seeds (in the one seed of a one-seed run): the rule of ``verdicts.gate``."""
+    return bool(holds) and sum(holds) >= min(2, len(holds))
+
+
 def rl_gain(curve) -> float | None:
     """Final level (mean of the last two evaluations) minus the first evaluation."""
     c = sorted(curve_of(curve))
@@ -39,12 +44,12 @@ def measure(results: dict) -> dict:
     gains = [rl_gain(c) for c in rl] if rl else None
     holds = None if gains is None else [g is not None and g >= RL_GAIN_MIN for g in gains]
     out["rl_improved"] = {"needs": NEEDS["rl_improved"], "per_seed": gains, "holds": holds,
-                          "met": None if holds is None else sum(holds) >= 2}
+                          "met": None if holds is None else _enough(holds)}
     kl = ((results.get("drift") or {}).get("points") or {}).get("rl")
     finals = [curve_of(c)[-1][0] if len(c) else None for c in kl] if kl else None
     holds = None if finals is None else [k is not None and k > KL_MOVED for k in finals]
     out["rl_moved"] = {"needs": NEEDS["rl_moved"], "per_seed": finals, "holds": holds,
-                       "met": None if holds is None else sum(holds) >= 2}
+                       "met": None if holds is None else _enough(holds)}
     out["rl_learns_stream"] = _stream(results)
     return out
 
@@ -68,7 +73,7 @@ def _stream(results: dict) -> dict:
                  if st["points"] and st["start_value"] is not None]
         gains.append(max(later) if later else None)
     holds = [g is not None and g >= RL_GAIN_MIN for g in gains]
-    entry.update(per_seed=gains, holds=holds, met=sum(holds) >= 2)
+    entry.update(per_seed=gains, holds=holds, met=_enough(holds))
     return entry
 
 
