@@ -199,6 +199,8 @@ def demo_cmd(
     seeds: Optional[str] = typer.Option(None, help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)"),
     setting: Optional[list[str]] = typer.Option(None, help="run only this headline setting (repeatable; default: "
                                                 "all of experiments/settings.py)"),
+    jobs: int = typer.Option(1, min=1, help="settings run at a time, each single-threaded in its own process "
+                             "(2 on a 2-core machine halves the wall-clock)"),
     threads: int = ThreadsOpt,
 ) -> None:
     """FST vs RL vs GEPA-only on the embedded Rulebook world, in each headline setting ("RL has no signal" and
@@ -215,7 +217,8 @@ def demo_cmd(
     profile = _profile(quick, seeds)
     console.print(f"[bold]fst demo[/] ({profile.name}): settings {', '.join(s.name for s in chosen)}; seeds "
                   f"{list(profile.seeds)}; writing to {out}")
-    record = run_demo(profile, out, chosen, log=console.print, command=" ".join(["fst", "demo", *sys.argv[2:]]))
+    record = run_demo(profile, out, chosen, log=console.print, command=" ".join(["fst", "demo", *sys.argv[2:]]),
+                      jobs=jobs)
     for name, head in record["headlines"].items():
         table = Table("claim", "precondition", "ours", "verdict", title=f"Paper claims: {name}")
         for claim in head["summary"]["claims"]:
