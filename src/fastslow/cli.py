@@ -199,8 +199,8 @@ def demo_cmd(
     seeds: Optional[str] = typer.Option(None, help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)"),
     setting: Optional[list[str]] = typer.Option(None, help="run only this headline setting (repeatable; default: "
                                                 "all of experiments/settings.py)"),
-    jobs: int = typer.Option(1, min=1, help="settings run at a time, each single-threaded in its own process "
-                             "(2 on a 2-core machine halves the wall-clock)"),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), min=1, help="settings run at a time, each "
+                             "single-threaded in its own process (default: 2 where there are 2 cores)"),
     threads: int = ThreadsOpt,
 ) -> None:
     """FST vs RL vs GEPA-only on the embedded Rulebook world, in each headline setting ("RL has no signal" and
