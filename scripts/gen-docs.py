@@ -2,10 +2,15 @@
 
     python scripts/gen-docs.py            # rewrite the generated blocks
     python scripts/gen-docs.py --check    # exit 1 if any block disagrees with the JSON
+
+The generator is repository tooling in tools/gen_docs/ (one topic per file in tools/gen_docs/blocks/).
 """
 
 import sys
+from pathlib import Path
 
-from fastslow.experiments.docs import main
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+from gen_docs.core import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""A stub OpenAI-compatible chat server on 127.0.0.1 for reliability tests and ``bench/faults.py``: it answers
+"""A stub OpenAI-compatible chat server on 127.0.0.1 for reliability tests and ``fastslow.bench.faults``: it answers
 ``/v1/chat/completions`` the way a chosen fault looks from litellm (401, 500, a hang past the client's timeout,
 garbage, an unclosed fence, or a good fenced edit), and stops answering after ``max_requests`` (bounded: a retry
 loop gone wrong cannot spin forever)."""

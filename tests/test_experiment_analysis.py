@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 from fastslow.experiments.analysis import (
-    fit_sigmoid,
     kl_reduction_at_matched_reward,
     mean_std,
     normalise_stages,
     running_max,
-    sigmoid,
     speedup_to_peak,
     steps_to_reach,
 )
+from fastslow.experiments.fits import fit_sigmoid, sigmoid
 
 
 def _flat(curve):
@@ -158,7 +157,7 @@ def test_fit_sigmoid_flags_unidentified_and_flat_fits():
 
 
 def test_check_fit_accepts_a_clean_saturating_curve_and_confirms_it_with_scipy():
-    from fastslow.experiments.analysis import check_fit
+    from fastslow.experiments.fits import check_fit
 
     x = np.arange(0, 650, 50, dtype=float)
     y = sigmoid(x, 0.6, 2.0, 300.0, 0.2)
@@ -168,7 +167,7 @@ def test_check_fit_accepts_a_clean_saturating_curve_and_confirms_it_with_scipy()
 
 
 def test_check_fit_rejects_steps_bounds_and_asymptotes_below_the_data():
-    from fastslow.experiments.analysis import check_fit
+    from fastslow.experiments.fits import check_fit
 
     steps = [0, 6, 12, 18, 24, 30]
     jump = [0.0, 0.19, 0.2, 0.18, 0.21, 0.2]  # everything happens before the first evaluation

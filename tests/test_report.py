@@ -6,8 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from fastslow.experiments.analysis import sigmoid
-from fastslow.experiments.report import _continual_curve, verdict, write_report
+from fastslow.experiments.fits import sigmoid
+from fastslow.experiments.report import verdict, write_report
+from fastslow.experiments.sections.continual import stitched as _continual_curve
 
 STEPS = list(range(0, 650, 50))
 
@@ -83,9 +84,12 @@ def test_censored_evidence_counts_only_on_the_side_it_bounds():
 def test_full_report(tmp_path):
     summary = write_report(_results(), tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
-    assert set(report) == {"summary", "settings", "figures", "details"}
+    assert set(report) == {"summary", "settings", "figures", "details", "provenance"}
+    assert report["provenance"]["rules_hash"] == summary["rules_hash"]
     assert report["summary"] == summary
-    assert all(v == "ok" for v in summary["sections"].values())
+    assert {k for k, v in summary["sections"].items() if v != "ok"} == {"setting", "reflector_sweep"}
+    assert {k: v["met"] for k, v in summary["preconditions"].items()} == {
+        "rl_improved": True, "rl_moved": True, "rl_learns_stream": True}
 
     sp = summary["speedup_to_rl_peak"]
     assert sp["speedup"]["mean"] == pytest.approx(3.0) and sp["speedup"]["std"] == pytest.approx(0.0)
@@ -124,7 +128,8 @@ def test_full_report(tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     text = _check_html(tmp_path / "report.html")
     assert text.count("data:image/png;base64,") == 8
-    assert "Claims" in text and "not run" not in text
+    assert "Findings" in text and "not run" not in text
+    assert text.index("Findings") < text.index("Details") < text.index("Run settings")  # findings first
 
 
 def test_report_only_data_efficiency(tmp_path):

@@ -47,8 +47,10 @@ def _emit(result: dict, path: Optional[Path]) -> None:
 
 def _write_json(data: dict, path: Optional[Path]) -> None:
     if path is not None:
+        from fastslow.provenance import provenance
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2))
+        path.write_text(json.dumps({**data, "provenance": data.get("provenance") or provenance()}, indent=2))
         console.print(f"wrote {path}")
 
 
@@ -243,28 +245,42 @@ def export_cmd(
 
 @app.command("demo")
 def demo_cmd(
-    quick: bool = typer.Option(False, "--quick", help="the 3-minute smoke version (one seed, a few steps)"),
-    out: Path = typer.Option(Path("runs/demo"), help="output folder (report.html, report.json, figures)"),
+    quick: bool = typer.Option(False, "--quick", help="the smoke version (one seed, a few steps; under 2 minutes)"),
+    out: Path = typer.Option(Path("runs/demo"), help="output folder (report.html, report.json, one folder per "
+                             "setting)"),
     seeds: Optional[str] = typer.Option(None, help="comma-separated seeds, e.g. 0,1,2 (default: the profile's)"),
+    setting: Optional[list[str]] = typer.Option(None, help="run only this headline setting (repeatable; default: "
+                                                "all of experiments/settings.py)"),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), min=1, help="settings run at a time, each "
+                             "single-threaded in its own process (default: 2 where there are 2 cores)"),
     threads: int = ThreadsOpt,
 ) -> None:
-    """FST vs RL vs GEPA-only on the embedded Rulebook world: data efficiency, asymptote, drift, forgetting,
-    plasticity, continual learning and the weights x prompt quadrant, written up as report.html."""
+    """FST vs RL vs GEPA-only on the embedded Rulebook world, in each headline setting ("RL has no signal" and
+    "RL learns"): data efficiency, time to accuracy, asymptote, drift, forgetting, plasticity, continual learning
+    and the weights x prompt quadrant, each claim with its precondition and verdict, written up as report.html."""
     _setup(threads)
-    from fastslow.experiments.report import write_report
-    from fastslow.experiments.suite import Suite
+    from fastslow.experiments.demo import run_demo
+    from fastslow.experiments.settings import SETTINGS
 
+    unknown = [s for s in setting or [] if s not in SETTINGS]
+    if unknown:
+        raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    chosen = [SETTINGS[s] for s in setting] if setting else list(SETTINGS.values())
     profile = _profile(quick, seeds)
-    out.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]fst demo[/] ({profile.name}): seeds {list(profile.seeds)}, {profile.steps} steps per run, "
-                  f"writing to {out}")
-    results = Suite(profile, out, log=console.print, progress=True).run()
-    summary = write_report(results, out)
-    table = Table("claim", "paper", "ours", "reproduced?", title="Paper claims on the Rulebook world")
-    for claim in summary.get("claims", []):
-        table.add_row(str(claim["claim"]), str(claim["paper"]), str(claim["ours"]), str(claim["verdict"]))
-    console.print(table)
-    console.print(f"report: {out / 'report.html'} ({results['settings']['wall_seconds']:.0f} s)")
+    console.print(f"[bold]fst demo[/] ({profile.name}): settings {', '.join(s.name for s in chosen)}; seeds "
+                  f"{list(profile.seeds)}; writing to {out}")
+    record = run_demo(profile, out, chosen, log=console.print, command=" ".join(["fst", "demo", *sys.argv[2:]]),
+                      jobs=jobs)
+    for name, head in record["headlines"].items():
+        table = Table("claim", "precondition", "ours", "verdict", title=f"Paper claims: {name}")
+        for claim in head["summary"]["claims"]:
+            pre = claim.get("precondition")
+            table.add_row(str(claim["claim"]), "none" if not pre else f"{pre['needs']}: "
+                          f"{ {True: 'met', False: 'NOT met', None: 'not measured'}[pre['met']]}",
+                          str(claim["ours"]), str(claim["verdict"]))
+        console.print(table)
+    console.print(f"report: {out / 'report.html'} ({record['wall_seconds']:.0f} s wall-clock, "
+                  f"{record['cpu_seconds']:.0f} s CPU, load {record['load_average_1min_at_end']})")
 
 
 @app.command("experiment")

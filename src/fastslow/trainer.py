@@ -170,6 +170,7 @@ class Trainer:
         # in a stream every task is measured (retention); the current one is val_mean@k
         result, errors = validation_metrics(self.sampler, self.tasks, self.val, self.task, lead, params, ev.k)
         self.counts["verifier_errors"] += errors
+        self.counts["eval_rollouts"] += ev.k * sum(len(self.val[t.name]) for t in self.tasks)  # time-to-accuracy cost
         if ev.kl_problems and self.base is not None:  # model.reference: none -> no diagnostic KL
             result.update(kl_contexts(self.learner.policy, self.base, self.sampler, self.task,
                                       self.val[self.task.name][: ev.kl_problems], self.task.seed_prompt, lead,

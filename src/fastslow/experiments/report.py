@@ -1,44 +1,40 @@
-"""Turn an experiment ``results`` dict into a report folder: ``report.json``, PNG figures and a self-contained
-HTML page. The layers: :mod:`claims` (the paper's numbers as data, summaries and verdicts; pure data),
-:mod:`figures` (matplotlib) and :mod:`html` (the page); this module wires them together.
+"""Turn an experiment ``results`` dict into a report folder: ``report.json``, PNG figures and a self-contained HTML
+page. The layers: :mod:`summary` (verdicts; pure data), the section modules (each one's figures and HTML fragment),
+:mod:`page` (the page); this module wires them together and imports none of them back.
 
 Input: the ``results`` dict
 ===========================
 
 All accuracies/rewards are **fractions in [0, 1]**; a "curve" is a list of ``(x, y)`` pairs sorted by x (lists of
 two numbers are accepted too, so a dict read back from JSON works). Every per-seed list in every section is
-aligned by index with ``data_efficiency["seeds"]``::
+aligned by index with ``data_efficiency["seeds"]``; each section's own layout is in its module's ``measure``::
 
     {"settings": {...free-form key/values...},
-     "data_efficiency": {"seeds": [..],
-                         "curves": {"fst": [[(step, acc), ...] per seed], "rl": [...], "gepa": [...]},
+     "setting": {...the headline setting: criteria and what was measured of them...},
+     "data_efficiency": {"seeds": [..], "curves": {"fst": [[(step, acc), ...] per seed], "rl": ..., "gepa": ...},
                          "rollout_curves": {method: [[(total_rollouts, acc), ...] per seed]},
+                         "wall_curves": {method: [[(wall_s, acc), ...] per seed]},               # optional
+                         "costs": {method: [[{step, accuracy, wall_s, rl_rollouts, gepa_rollouts,
+                                              reflection_calls, eval_rollouts} per eval] per seed]},  # optional
                          "populations": {method: [[distinct prompts per GEPA round] per seed]},   # optional
-                         "fit_window": (lo, hi),     # optional: x range of the sigmoid fit (default: all)
-                         "fit_origin": x0},          # optional: fit steps since x0 (warm-up exclusion)
-     "drift": {"points": {"fst": [[(kl, acc), ...] per seed], "rl": [...]},       # KL under the seed prompt
-               "points_deployed": {...}},            # optional: KL under each run's deployed (lead) prompt
+                         "anchor_scores": {method: [[[per-anchor score per prompt] per round] per seed]},
+                         "fit_window": (lo, hi), "fit_origin": x0},                             # optional
+     "drift": {"points": {"fst": [[(kl, acc), ...] per seed], "rl": [...]}, "points_deployed": {...}},
      "forgetting": {"before": float, "after": {"fst": [per-seed floats], "rl": [...], "gepa": [...]}},
      "plasticity": {"task": str, "curves": {"base": [[(step, acc)] per seed], "rl": ..., "fst": ...}},
-     "continual": {"tasks": [..], "stage_bounds": [[0, 20], [20, 40], [40, 60]],
-                   "curves": {"fst": [[(step, acc_on_current_stage_task)] per seed], "rl": [...]}},
-                   # a seed's entry may instead be {task: [(step, acc_on_that_task)]}; see claims._continual_curve
-     "quadrant": {"cells": {"base+seed": [per-seed], "base+evolved": [...], "fst+seed": [...],
-                            "fst+evolved": [...]}}}
+     "continual": {"tasks": [..], "stage_bounds": [[0, 20], ...], "curves": {"fst": [per seed], "rl": [...]}},
+     "quadrant": {"cells": {"base+seed": [per-seed], "base+evolved": [...], "fst+seed": [...], "fst+evolved": [...]}}}
 
 Any section may be missing (a quick run); its summary entry is then None, ``summary["sections"][name]`` is
-``"not run"``, its claim's verdict is ``"not run"`` and the HTML says "not run".
+``"not run"`` and so is its claim's verdict.
 
 Output: ``report.json``
 =======================
 
-``{"summary": ..., "settings": ..., "figures": {name: file}, "details": {...}}``; ``summary`` (also returned by
-:func:`write_report`) holds ``sections``, ``speedup_to_rl_peak`` (censored speedups per seed), ``asymptote`` /
-``asymptote_fits`` / ``asymptote_failed_fits`` (every fit with its acceptance checks), ``gains`` (FST minus each
-other arm at FST's last step), ``population`` (distinct prompts per GEPA round), ``kl_reduction_at_matched_reward``
-(both KL contexts, the verdict's context on top), ``forgetting``, ``plasticity``, ``continual``, ``quadrant``,
-``claims`` (one per paper claim: id, claim, paper, ours, verdict, reason, evidence), ``verdicts`` (id -> verdict)
-and ``verdict_rules``. Every ``mean_std`` is ``{"mean", "std", "n", "values"}`` over seeds (sample std).
+``{"summary": ..., "settings": ..., "figures": {name: file}, "details": {...}, "provenance": {...}}``; ``summary``
+holds ``sections``, ``preconditions`` (per seed, :mod:`preconditions`), each section's entries (its module's
+``SUMMARY_KEYS``), ``claims`` (id, claim, paper, ours, verdict, reason, evidence, precondition), ``verdicts``,
+``verdict_rules`` and ``rules_hash``. Every ``mean_std`` is ``{"mean", "std", "n", "values"}`` over seeds.
 """
 
 from __future__ import annotations
@@ -49,18 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fastslow.experiments.claims import (  # noqa: F401 - re-exported: the report's public vocabulary
-    PAPER,
-    PLASTICITY_CLOSE_TOL,
-    QUADRANT_CELLS,
-    SECTIONS,
-    VERDICT_RULES,
-    VERDICTS,
-    _continual_curve,
-    summarise,
-    summarise_all,
-    verdict,
-)
+from fastslow.experiments.summary import rules_hash, summarise, summarise_all  # noqa: F401 - the public vocabulary
+from fastslow.experiments.verdicts import VERDICTS, verdict  # noqa: F401
 
 
 def jsonable(obj):
@@ -79,29 +65,49 @@ def jsonable(obj):
     return obj
 
 
-def write_report(results: dict, out_dir: Path) -> dict:
-    """Write ``report.json``, the PNG figures and a self-contained ``report.html`` into ``out_dir``.
-
-    The HTML embeds every figure as a ``data:image/png;base64,`` URI and uses inline CSS only (no external
-    resources), so it opens from disk without a server. Returns the summary dict (as written to report.json, i.e.
-    JSON-safe: tuples become lists and non-finite floats become None).
-    """
+def make_figures(results: dict, summary: dict, details: dict, out_dir: Path) -> dict[str, str]:
+    """Every section's figures as PNGs in ``out_dir``: {name: file}."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fastslow.experiments.figures import figures
-    from fastslow.experiments.html import page
+    from fastslow.experiments.sections import modules
+
+    figs: dict[str, str] = {}
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=100)
+        plt.close(fig)
+        figs[name.removesuffix(".png")] = name
+
+    with plt.rc_context({"axes.titlesize": 10}):
+        for s in modules():
+            if summary["sections"].get(s.NAME) == "ok":
+                s.figures(results, summary, details, save, plt)
+    return figs
+
+
+def build(results: dict, out_dir: Path, command: str | None = None) -> dict:
+    """Summary, figures and the report.json record of one setting's results (written to ``out_dir``)."""
+    from fastslow.provenance import provenance
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary, details = summarise_all(results)
-    with plt.rc_context({"axes.titlesize": 10}):
-        figs = figures(results, summary, details, out_dir, plt)
-    summary = jsonable(summary)
-    report = {"summary": summary, "settings": jsonable(results.get("settings") or {}), "figures": figs,
-              "details": jsonable(details)}
+    figs = make_figures(results, summary, details, out_dir)
+    report = {"summary": jsonable(summary), "settings": jsonable(results.get("settings") or {}), "figures": figs,
+              "details": jsonable(details), "provenance": provenance(command, rules=summary["rules_hash"])}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
-    (out_dir / "report.html").write_text(page(results, summary, figs, out_dir), encoding="utf-8")
-    return summary
+    return report
+
+
+def write_report(results: dict, out_dir: Path, command: str | None = None) -> dict:
+    """Write ``report.json``, the PNG figures and a self-contained ``report.html`` (every figure embedded as a
+    ``data:`` URI, inline CSS only: it opens from disk without a server). Returns the JSON-safe summary."""
+    from fastslow.experiments.page import single_page
+
+    report = build(results, out_dir, command)
+    (Path(out_dir) / "report.html").write_text(single_page(results, report, Path(out_dir)), encoding="utf-8")
+    return report["summary"]

@@ -16,7 +16,7 @@ import time
 from fastslow.build import derived_seed, rollout_params
 
 COUNTERS = ("rl_rollouts", "reused_rollouts", "gepa_metric_calls", "gepa_rescore_calls", "reflection_calls",
-            "gepa_rounds", "verifier_errors")
+            "gepa_rounds", "verifier_errors", "eval_rollouts")
 
 
 def round_options(population_cfg) -> dict:
@@ -83,6 +83,7 @@ class FastChannel:
             self.counts[key] += value
         stats = self.reflector.stats
         return {"cycle": cycle, "population": list(result.population), "population_scores": result.population_scores,
+                "population_anchor_scores": result.population_anchor_scores,
                 "candidates": len(result.candidates), "accepted": result.accepted,
                 "metric_calls": result.metric_calls, "rescore_calls": result.rescore_calls,
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,

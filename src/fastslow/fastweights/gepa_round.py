@@ -73,6 +73,8 @@ class RoundResult:
     cache: RolloutCache = field(repr=False)
     generated: int = 0  # rollouts actually sampled (each once; speculative anchor rows included)
     sampler_calls: int = 0  # batched sampler calls the round made
+    # each returned prompt's per-anchor scores (anchor order): functional diversity compares these, not strings
+    population_anchor_scores: list[list[float]] = field(default_factory=list)
     speculative_unused: int = 0  # sampled anchor rows of children GEPA rejected (never handed to GEPA)
     # issue 20: every reflection call's outcome (PROPOSAL_OUTCOMES), and why the failed ones failed
     proposal_outcomes: dict[str, int] = field(default_factory=dict)
@@ -264,7 +266,13 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
         sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
         proposal_outcomes=outcomes, failure_reasons=reasons,
+        population_anchor_scores=[_in_anchor_order(dict(zip(prompts, subscores))[p]) for p in new_population],
     )
     if result.all_failed:
         _log_failed_round(cycle, outcomes, reasons)
     return result
+
+
+def _in_anchor_order(subscores: dict) -> list[float]:
+    """One prompt's per-anchor scores as a list in anchor order (GEPA keys them by anchor index)."""
+    return [subscores[i] for i in sorted(subscores)]

@@ -1,4 +1,4 @@
-"""FST-distill and `fst distill` (docs/results/distill.json, written by bench/distill.py)."""
+"""FST-distill and `fst distill` (docs/results/distill.json, written by python -m fastslow.bench.distill)."""
 
 import json
 import statistics
@@ -23,7 +23,7 @@ def _stat(values: list[float], pct: bool = True) -> str:
 def render(results: Path) -> str:
     path = Path(results) / "distill.json"
     if not path.is_file():
-        return "\n_docs/results/distill.json not written yet (`python bench/distill.py`)._\n"
+        return "\n_docs/results/distill.json not written yet (`python -m fastslow.bench.distill`)._\n"
     data = json.loads(path.read_text())
     seeds, at = data["seeds"], data["compare_step"]
     lines = [(f"Task `{data['task']}`, seeds {', '.join(str(s['seed']) for s in seeds)}; validation mean@4 in %, "

@@ -1,5 +1,5 @@
 """docs/BENCHMARKS.md section 13's peak-memory table of one ``engine: trl`` step per micro-batch size, from
-docs/results/trl-memory.json (bench/trl_memory.py)."""
+docs/results/trl-memory.json (python -m fastslow.bench.trl_memory)."""
 
 from __future__ import annotations
 

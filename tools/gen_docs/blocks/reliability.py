@@ -1,5 +1,5 @@
-"""Issue 20's evidence in docs/BENCHMARKS.md: the fault table (docs/results/faults.json, ``bench/faults.py``) and the
-soak run (docs/results/soak.json, ``bench/soak.py``)."""
+"""Issue 20's evidence in docs/BENCHMARKS.md: the fault table (docs/results/faults.json, ``fastslow.bench.faults``) and the
+soak run (docs/results/soak.json, ``fastslow.bench.soak``)."""
 
 from __future__ import annotations
 

@@ -127,6 +127,7 @@ def _callback_class():
                     result, errors = validation_metrics(sampler_for(model, self.trainer), eng.tasks, eng.val,
                                                         current, lead, params, ev.k)
                     eng.counts["verifier_errors"] += errors
+                    eng.counts["eval_rollouts"] += ev.k * sum(len(eng.val[t.name]) for t in eng.tasks)
                     if ev.kl_problems and eng.reference is not None:
                         result.update(self.kl_to_base(model, step, current, lead))
                     result["time_eval"] = time.perf_counter() - start

@@ -8,22 +8,20 @@ folder, which both benchmarks load by path. fp32 (the trainers' default), TF32 m
 EOS, so every completion runs to the token limit: the same shape of work for every arm, which is what a speed ratio
 needs (the learning itself is not what is measured). Writes OUT_DIR/gpu-rl-step.json and OUT_DIR/gpu-step-time.json.
 
-    python bench/gpu_speed.py OUT_DIR [--rl-steps 5] [--fst-steps 12]
-    python bench/gpu_speed.py OUT_DIR --smoke     # CPU, a tiny model, few steps: checks the script itself
-Device call: ``run(command="bash bench/gpu_speed.sh", carry=[".whl"], timeout_s=540)``.
+    python -m fastslow.bench.gpu_speed OUT_DIR [--rl-steps 5] [--fst-steps 12]
+    python -m fastslow.bench.gpu_speed OUT_DIR --smoke     # CPU, a tiny model, few steps: checks the script itself
+Device call: ``run(command="bash src/fastslow/bench/device/gpu_speed.sh", carry=[".whl"], timeout_s=540)``.
 """
 
 import argparse
 import json
-import sys
 import time
 import traceback
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trl_gpu_check import prepare  # noqa: E402
+from fastslow.bench.trl_gpu_check import prepare
 
 
 def main() -> None:
@@ -59,8 +57,10 @@ def main() -> None:
         except Exception:
             result = {"error": traceback.format_exc()}
             print(result["error"], flush=True)
-        result.update(info, wall_s=time.perf_counter() - start, command=f"python bench/gpu_speed.py OUT {what}")
-        (args.out / name).write_text(json.dumps(result, indent=1))
+        result.update(info, wall_s=time.perf_counter() - start, command=f"python -m fastslow.bench.gpu_speed OUT {what}")
+        from fastslow.provenance import provenance
+
+        (args.out / name).write_text(json.dumps({**result, "provenance": provenance()}, indent=1))
         print(name, "done", round(time.perf_counter() - start, 1), "s", flush=True)
 
 

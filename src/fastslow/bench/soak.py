@@ -1,8 +1,8 @@
 """Soak benchmark (issue 20): a long run on the shipped base model, with the process's memory sampled, to show that
 nothing grows without bound (RSS, the checkpoint folder).
 
-    python bench/soak.py rl  --steps 2000 --json docs/results/soak.json
-    python bench/soak.py fst --steps 600  --json docs/results/soak-fst.json
+    python -m fastslow.bench.soak rl  --steps 2000 --json docs/results/soak.json
+    python -m fastslow.bench.soak fst --steps 600  --json docs/results/soak-fst.json
 
 Why a benchmark and not a test: it takes tens of minutes on a shared CPU. Why RSS after warm-up: the first steps
 allocate the allocator's pools, tokenizer caches and the optimizer state; growth is judged from the end of warm-up

@@ -1,9 +1,9 @@
 """Acceptance experiments for the slow and fast channels, 3 seeds each (figures in docs/BENCHMARKS.md).
 
-    python bench/acceptance.py rl   OUT.json   # RL-only on tidy: validation mean@4 and KL to base over steps
-    python bench/acceptance.py gepa OUT.json   # GEPA-only on tidy, caesar, cipher: mean@4 vs metric calls
-    python bench/acceptance.py feedback OUT.json  # FST with / without RL rollouts feeding GEPA's reflection
-    python bench/acceptance.py fill OUT.json      # plasticity after FST with population.fill = front
+    python -m fastslow.bench.acceptance rl   OUT.json   # RL-only on tidy: validation mean@4 and KL to base over steps
+    python -m fastslow.bench.acceptance gepa OUT.json   # GEPA-only on tidy, caesar, cipher: mean@4 vs metric calls
+    python -m fastslow.bench.acceptance feedback OUT.json  # FST with / without RL rollouts feeding GEPA's reflection
+    python -m fastslow.bench.acceptance fill OUT.json      # plasticity after FST with population.fill = front
 """
 
 import json
@@ -106,4 +106,6 @@ if __name__ == "__main__":
     which, path = sys.argv[1], Path(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         result = {"rl": rl, "gepa": gepa, "feedback": feedback, "fill": fill}[which](Path(tmp))
-    path.write_text(json.dumps(result, indent=1))
+    from fastslow.provenance import provenance
+
+    path.write_text(json.dumps({**result, "provenance": provenance()}, indent=1))

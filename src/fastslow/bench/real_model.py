@@ -1,7 +1,7 @@
 """Real learning with a real model: RL on SmolLM2-135M-Instruct + LoRA, one reasoning-gym task, two seeds.
 
-    python bench/real_model.py                      # run both seeds (in parallel, one thread each), summarise
-    python bench/real_model.py --summarise-only     # only rebuild the JSON from finished runs
+    python -m fastslow.bench.real_model                      # run both seeds (in parallel, one thread each), summarise
+    python -m fastslow.bench.real_model --summarise-only     # only rebuild the JSON from finished runs
 
 Each seed is an ordinary ``fst run configs/rl-smollm2-chain-sum.yaml --set seed=S`` in ``runs/bench-real/``; the
 summary (validation mean@4 at every evaluation, the change from step 0 to the end, wall time, seconds per step
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (this file: src/fastslow/bench/)
 CONFIG = ROOT / "configs" / "rl-smollm2-chain-sum.yaml"
 RUNS = ROOT / "runs" / "bench-real"
 OUT = ROOT / "docs" / "results" / "real-model-rl.json"
@@ -79,7 +79,7 @@ def summarise(seeds: list[int], walls: dict | None = None) -> dict:
     gains = [r["gain"] for r in runs.values()]
     return {
         "benchmark": "real-model RL (issue 8)",
-        "command": "python bench/real_model.py   (= fst run configs/rl-smollm2-chain-sum.yaml --set seed=S, S = "
+        "command": "python -m fastslow.bench.real_model   (= fst run configs/rl-smollm2-chain-sum.yaml --set seed=S, S = "
                    + ", ".join(map(str, seeds)) + ", run side by side)",
         "model": "SmolLM2-135M-Instruct (fst models smollm2, fp32) + LoRA r16 all-linear",
         "task": cfg["task"], "rollout": cfg["rollout"], "learner_lr": cfg["learner"]["lr"], "steps": cfg["steps"],
@@ -99,7 +99,9 @@ def main() -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     walls = None if args.summarise_only else run_seeds(args.seeds)
     summary = summarise(args.seeds, walls)
-    OUT.write_text(json.dumps(summary, indent=1))
+    from fastslow.provenance import provenance
+
+    OUT.write_text(json.dumps({**summary, "provenance": provenance()}, indent=1))
     print(json.dumps({k: summary[k] for k in ("gain_mean", "gain_min", "every_seed_improved")}))
 
 

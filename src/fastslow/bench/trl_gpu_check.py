@@ -6,8 +6,8 @@ native engine's default), the same batch (8 problems x 8 rollouts x 32 new token
 and zero-variance handling for both engines; the first step of each is a warm-up. Then a few fst-mode steps of the
 TRL engine (a GEPA round on the GPU). Writes OUT_DIR/trl_gpu_check.json.
 
-    python bench/trl_gpu_check.py OUT_DIR [--steps 5]
-    python bench/trl_gpu_check.py OUT_DIR --smoke     # CPU, a tiny model: checks the script itself
+    python -m fastslow.bench.trl_gpu_check OUT_DIR [--steps 5]
+    python -m fastslow.bench.trl_gpu_check OUT_DIR --smoke     # CPU, a tiny model: checks the script itself
 """
 
 import argparse
@@ -142,7 +142,9 @@ def main() -> None:
     med = lambda xs: statistics.median(xs[1:]) if len(xs) > 1 else xs[0]  # noqa: E731
 
     def save():
-        (args.out / "trl_gpu_check.json").write_text(json.dumps(report, indent=1))
+        from fastslow.provenance import provenance
+
+        (args.out / "trl_gpu_check.json").write_text(json.dumps({**report, "provenance": provenance()}, indent=1))
 
     start = time.perf_counter()
     native = native_times(copy.deepcopy(base).to("cuda" if CUDA else "cpu"), tok, args.out / "native", args.steps)

@@ -5,7 +5,7 @@ offline by ``fst models smollm2``) with LoRA, mode rl, B x G rollouts per step, 
 peak RSS once the trainer is built (model, reference, dataset) and after the step; the step's own peak is the
 difference. On a GPU the peak allocated GPU memory is reported too.
 
-    python bench/trl_memory.py --out docs/results/trl-memory.json            # micro-batch 4, 16 and whole batch
+    python -m fastslow.bench.trl_memory --out docs/results/trl-memory.json            # micro-batch 4, 16 and whole batch
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main() -> None:
         return
     from fastslow.provenance import provenance
 
-    command = " ".join(["python", "bench/trl_memory.py", *sys.argv[1:]])
+    command = " ".join(["python", "-m", "fastslow.bench.trl_memory", *sys.argv[1:]])
     rows = []
     for micro in args.micro:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

@@ -1,7 +1,7 @@
 """Fault table (issue 20): every fault a long run meets, injected into a small real run; writes
 docs/results/faults.json (rendered in docs/BENCHMARKS.md by tools/gen_docs/blocks/reliability.py).
 
-    python bench/faults.py --json docs/results/faults.json
+    python -m fastslow.bench.faults --json docs/results/faults.json
 
 For each fault: inject it, let the run react (go on, or stop), remove the fault, ``--resume`` if it stopped, and
 run to the end. Recorded per fault:
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests"))  # the stub server and the hint reflector are shared with the tests
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

@@ -1,6 +1,6 @@
 """Try several pretraining recipes side by side (used on a GPU to choose the CPU recipe; see docs/BENCHMARKS.md).
 
-Usage: python bench/pretrain_sweep.py OUT_DIR NAME:key=value,key=value ...
+Usage: python -m fastslow.bench.pretrain_sweep OUT_DIR NAME:key=value,key=value ...
 Each recipe trains in its own process, then reports greedy explicit-instruction accuracy by depth and the
 seed-prompt pass@16 of every named task (sampling at temperature 1).
 """
@@ -64,7 +64,9 @@ def run(name: str, overrides: dict, out_dir: Path) -> None:
     log = open(out_dir / f"{name}.log", "w")
     record = pretrain(cfg, out_dir / name, log=lambda s: (log.write(s + "\n"), log.flush()))
     record["eval"] = evaluate(out_dir / name, cfg.device)
-    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1))
+    from fastslow.provenance import provenance
+
+    (out_dir / f"{name}.json").write_text(json.dumps({**record, "provenance": provenance()}, indent=1))
 
 
 def parse(arg: str) -> tuple[str, dict]:

@@ -1,5 +1,5 @@
 """A short GPU check (run on a lent GPU machine): the same Trainer on CUDA through accelerate, plus the sampler
-benchmark on the GPU. Usage: python bench/device_check.py OUT_DIR"""
+benchmark on the GPU. Usage: python -m fastslow.bench.device_check OUT_DIR"""
 
 import json
 import sys
@@ -30,4 +30,6 @@ for mode in ("rl", "fst"):
 model, tok = load_model("base", device="cuda")
 report["sampler"] = sampler_bench(model, tok, repeats=5)
 print(json.dumps(report, indent=1))
-(out / "device_check.json").write_text(json.dumps(report, indent=1))
+from fastslow.provenance import provenance
+
+(out / "device_check.json").write_text(json.dumps({**report, "provenance": provenance()}, indent=1))

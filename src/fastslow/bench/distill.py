@@ -1,10 +1,10 @@
 """FST-distill on the embedded world (task cipher, the demo's config shape): the mode against FST, GEPA-only and RL,
 and ``fst distill`` on each FST run (accuracy without the prompt and forgetting, before and after).
 
-    python bench/distill.py seed SEED RUNS_DIR          # one seed, every arm (runs reused if finished); writes
+    python -m fastslow.bench.distill seed SEED RUNS_DIR          # one seed, every arm (runs reused if finished); writes
                                                         #   RUNS_DIR/seed-SEED.json after every arm
-    python bench/distill.py arm MODE SEED RUNS_DIR      # one arm alone (RUNS_DIR/seed-SEED-MODE.json), in parallel
-    python bench/distill.py merge RUNS_DIR OUT.json [COMMIT]   # the seeds' files -> docs/results/distill.json
+    python -m fastslow.bench.distill arm MODE SEED RUNS_DIR      # one arm alone (RUNS_DIR/seed-SEED-MODE.json), in parallel
+    python -m fastslow.bench.distill merge RUNS_DIR OUT.json [COMMIT]   # the seeds' files -> docs/results/distill.json
                                                         #   (COMMIT: where arms still running were started)
 
 The arms run in order fst, fst distill, fst-distill, gepa, rl, so a seed cut short still holds the new ones. All
@@ -74,7 +74,7 @@ def one_seed(seed: int, root: Path, arms: tuple = ARMS, name: str = "") -> None:
             save()
 
 
-DEMO = Path(__file__).resolve().parents[1] / "docs" / "results" / "demo" / "results.json"
+DEMO = Path(__file__).resolve().parents[3] / "docs" / "results" / "demo" / "results.json"
 
 
 def demo_curve(mode: str, seed: int) -> list | None:
@@ -103,7 +103,7 @@ def partial_arm(run: Path, commit: str | None) -> dict | None:
     started = None
     if commit:
         same = subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", "src/"], check=False,
-                              cwd=Path(__file__).resolve().parents[1]).returncode == 0
+                              cwd=Path(__file__).resolve().parents[3]).returncode == 0
         started = {"commit": commit, "src_identical_to_merge_commit": same}
     return {"curve": [(e["step"], e["val_mean@4"]) for e in evals], "lead_prompt": evals[-1]["lead_prompt"],
             "partial": True, "started_from": started}

@@ -1,0 +1,1 @@
+"""The docs generator (repository tooling, not part of the installed package): ``python scripts/gen-docs.py``."""
