@@ -140,3 +140,21 @@ def test_settings_criteria_are_measured_per_seed():
     assert check(learns, {"rl": curves["rl"], "gepa": [_flat(0.9)] * 3}, 3)["met"]["gepa_plateaus_below"] is False
     assert SETTINGS["rl-no-signal"].task == "cipher"
     assert preconditions.RL_GAIN_MIN == learns.criteria.rl_gain_min  # one threshold for both
+
+
+def test_fst_distill_claim_needs_the_whole_ordering_in_every_seed():
+    def summary_with(fst_hi, distill_hi, gepa_hi, jitter=(0.0, 0.01, 0.02)):
+        de = {"seeds": [0, 1, 2], "curves": {
+            "fst": [_rise(0.0, fst_hi + j) for j in jitter], "rl": [_rise(0.0, 0.2)] * 3,
+            "gepa": [_rise(0.0, gepa_hi + j) for j in jitter],
+            "fst-distill": [_rise(0.0, distill_hi + j) for j in jitter]}}
+        return summarise({"data_efficiency": de})
+
+    assert _claim(summary_with(0.6, 0.4, 0.2), "distill")["verdict"] == "reproduced"
+    # FST-distill below GEPA-only in every seed (the shape our cipher benchmark found): not reproduced
+    assert _claim(summary_with(0.6, 0.05, 0.2), "distill")["verdict"] == "not reproduced"
+    # FST-distill above FST: the ordering fails at its top
+    assert _claim(summary_with(0.3, 0.5, 0.2), "distill")["verdict"] == "not reproduced"
+    # no fst-distill arm in the setting: the claim is not run, never judged
+    no_arm = summarise({"data_efficiency": _de(_rise(0, 0.5), _rise(0, 0.2))})
+    assert _claim(no_arm, "distill")["verdict"] == "not run"

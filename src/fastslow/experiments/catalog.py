@@ -3,8 +3,7 @@ results sections it needs, in order; the last is its own). The report shows the 
 CLI can list and check names without loading the trainer.
 
 Adding an experiment: one file ``sections/<module>.py`` (see ``sections/__init__.py`` for what it holds) and one
-line here. The FST-distill claim ("FST > FST-distill > GEPA-only") would be ``"distill": ("distill",
-("data_efficiency",))`` with ``fst-distill`` among the profile's methods.
+line here (the FST-distill claim was added that way: ``sections/distill.py`` and its line below).
 """
 
 EXPERIMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -18,5 +17,6 @@ EXPERIMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "continual": ("continual", ("continual",)),
     "quadrant": ("quadrant", ("data_efficiency", "quadrant")),
     "diversity": ("diversity", ("data_efficiency",)),
+    "distill": ("distill", ("data_efficiency",)),
     "reflector-sweep": ("reflector_sweep", ("reflector_sweep",)),
 }

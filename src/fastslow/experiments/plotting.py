@@ -7,7 +7,7 @@ import numpy as np
 from fastslow.experiments.analysis import running_max
 from fastslow.experiments.verdicts import curve_of
 
-COLORS = {"fst": "#1f77b4", "rl": "#d62728", "gepa": "#2ca02c", "base": "#7f7f7f"}
+COLORS = {"fst": "#1f77b4", "rl": "#d62728", "gepa": "#2ca02c", "base": "#7f7f7f", "fst-distill": "#9467bd"}
 
 
 def aggregate(curves) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -39,6 +39,8 @@ def plot_band(ax, curves, label, color, runmax=False, linestyle="-"):
 
 
 def color(name: str, i: int) -> str:
+    if name.lower() in COLORS:
+        return COLORS[name.lower()]
     key = name.split("+")[0].split("-")[0].lower()
     return COLORS.get(key, f"C{i}")
 

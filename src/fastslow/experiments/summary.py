@@ -52,6 +52,8 @@ def summarise_all(results: dict) -> tuple[dict, dict]:
             why = ("not among this setting's experiments (time budget: it runs in another setting)"
                    if planned is not None and s.NAME not in planned and s.NAME not in ("data_efficiency", "drift")
                    else "section not run")
+            if summary["sections"][s.NAME] == "ok" and getattr(s, "WHEN_ABSENT", None):
+                why = s.WHEN_ABSENT  # its section ran, but without what the claim compares (e.g. an arm)
             claims.append(make_claim(s, NOT_RUN, (NOT_RUN, why), None, pre))
         else:
             ours, v, evidence = got
