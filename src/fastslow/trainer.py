@@ -194,7 +194,9 @@ class Trainer:
                             self.rollout_params(5), cycle=cycle, seed=cfg.seed, minibatch_size=P.minibatch_size,
                             max_prompt_chars=P.max_prompt_chars,
                             feedback_rollouts=self.cycle_rollouts.get(self.task.name, []), fill=P.fill,
-                            acceptance=P.acceptance, front_rule=P.front)
+                            acceptance=P.acceptance, front_rule=P.front, selection_rule=P.selection,
+                            rollouts_per_anchor=P.rollouts_per_anchor, z=P.selection_z,
+                            parent_selector=P.parent_selector)
         self.cycle_rollouts = {}
         self.population = result.population
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None
@@ -210,6 +212,8 @@ class Trainer:
                 "gepa_generated": result.generated, "gepa_sampler_calls": result.sampler_calls,
                 "speculative_unused": result.speculative_unused,
                 "feedback_served": result.feedback_served,
+                "selection_rollouts": result.selection_rollouts, "incumbent_replaced": result.incumbent_replaced,
+                "beat_incumbent": result.beat_incumbent,
                 "reflector_failures": self.reflector.stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": self.reflector.stats.prompt_tokens + self.reflector.stats.completion_tokens,
                 "reflector_cost_usd": self.reflector.stats.cost_usd,

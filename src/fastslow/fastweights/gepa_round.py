@@ -36,8 +36,10 @@ import gepa
 from gepa.core.state import GEPAState, ValsetEvaluation
 
 from fastslow.fastweights import population as population_mod
+from fastslow.fastweights.acceptance import Z_ONE_SIDED_5, acceptance_criterion
 from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
+from fastslow.fastweights.incumbent import gated_population
 from fastslow.fastweights.lookahead import Lookahead, selection
 from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector
@@ -74,6 +76,13 @@ class RoundResult:
     generated: int = 0  # rollouts actually sampled (each once; speculative anchor rows included)
     sampler_calls: int = 0  # batched sampler calls the round made
     speculative_unused: int = 0  # sampled anchor rows of children GEPA rejected (never handed to GEPA)
+    # rollouts spent judging candidates on the anchor set: re-scoring the carried population plus the full anchor
+    # evaluations of accepted children (rollouts_per_anchor per problem). Already inside metric_calls +
+    # rescore_calls, so the compute-matched view counts them; reported apart to show what selection costs.
+    selection_rollouts: int = 0
+    rollouts_per_anchor: int = 1
+    incumbent_replaced: bool | None = None  # gated selection: the carried lead was beaten beyond noise
+    beat_incumbent: int | None = None  # gated selection: candidates that beat the carried lead beyond noise
 
 
 class IterationCap:
@@ -123,18 +132,27 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
                feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
                acceptance: str | None = None, front_rule: str | None = None, speculate: bool = True,
-               batched: bool = True, lookahead: bool = True) -> RoundResult:
+               batched: bool = True, lookahead: bool = True, selection_rule: str = "front",
+               rollouts_per_anchor: int = 1, z: float = Z_ONE_SIDED_5, parent_selector: str = "pareto"
+               ) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
     if not anchor:
         raise ValueError("a GEPA round needs at least one anchor problem")
-    anchor = list(anchor)
-    acceptance = acceptance or ACCEPTANCE
+    if rollouts_per_anchor < 1:
+        raise ValueError(f"rollouts_per_anchor must be at least 1, got {rollouts_per_anchor}")
+    if selection_rule not in ("front", "gated"):
+        raise ValueError(f"unknown selection rule {selection_rule!r}; expected 'front' or 'gated'")
+    problems = list(anchor)
+    # the valset GEPA sees: each anchor problem r times (its rollouts get distinct row seeds, adapter.anchor_keys)
+    anchor = problems * rollouts_per_anchor
+    groups = [[i + j * len(problems) for j in range(rollouts_per_anchor)] for i in range(len(problems))]
+    accept = acceptance_criterion(acceptance or ACCEPTANCE, z)
     cache = RolloutCache(cycle)
     adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle, anchor=anchor,
                             speculate=speculate, batched=batched)
-    feedback_set = anchor
+    feedback_set = problems
     if feedback_rollouts:
         for r in feedback_rollouts:
             adapter.feedback_pool.setdefault((r.problem.id, r.prompt), []).append(r)
@@ -160,7 +178,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         state.save(run_dir)
         if budget > 0:
             adapter.prime(distinct[0], anchor, evaluations[0])
-            selector, batch_sampler = selection(seed + cycle, minibatch_size)  # what gepa builds from seed + cycle
+            selector, batch_sampler = selection(seed + cycle, minibatch_size, parent_selector)  # what gepa builds from seed + cycle
             if lookahead and adapter.speculate:
                 adapter.lookahead = Lookahead(batch_sampler, COMPONENT)
             result = gepa.optimize(
@@ -168,7 +186,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
                 max_metric_calls=budget, batch_sampler=batch_sampler,
                 candidate_selection_strategy=selector, frontier_type="instance", skip_perfect_score=True,
-                perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
+                perfect_score=1.0, acceptance_criterion=accept, use_merge=False, run_dir=run_dir,
                 seed=seed + cycle, logger=_SilentLogger(),
                 display_progress_bar=False, raise_on_exception=True, stop_callbacks=[IterationCap(max(1, budget))],
             )
@@ -177,13 +195,22 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         else:
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
-    new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
+    gated = None
+    if selection_rule == "gated":
+        gated = gated_population(prompts, subscores, groups, k, z, carried=len(distinct))
+        new_population = gated.population
+    else:
+        new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
     means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
+    accepted = len(prompts) - len(distinct)
     return RoundResult(
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
-        accepted=len(prompts) - len(distinct), feedback_served=adapter.feedback_served,
+        accepted=accepted, feedback_served=adapter.feedback_served,
+        selection_rollouts=rescore_calls + accepted * len(anchor), rollouts_per_anchor=rollouts_per_anchor,
+        incumbent_replaced=None if gated is None else gated.replaced,
+        beat_incumbent=None if gated is None else gated.passed,
         verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
         sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
     )
