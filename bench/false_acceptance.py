@@ -30,7 +30,7 @@ RULE_PROMPT = ("Transform the input. Reverse the string, then shift each letter 
                "adjacent pair of letters.")
 
 
-def bank(problems: int, rollouts: int, prompts: list[str], seed: int) -> dict:
+def bank(problems: int, rollouts: int, prompts: list[str], seed: int, model_path: str) -> dict:
     """prompt -> [[0/1 per rollout] per problem], sampled with per-row seeds."""
     import torch
 
@@ -41,7 +41,7 @@ def bank(problems: int, rollouts: int, prompts: list[str], seed: int) -> dict:
     from fastslow.rulebook import get_task
     from fastslow.sampling import HFSampler, SamplingParams
 
-    model, tok = load_model("base")
+    model, tok = load_model(model_path)
     task = get_task("cipher")
     probs = task.problems("train", problems)
     sampler = HFSampler(model, tok)
@@ -68,9 +68,9 @@ def trials(b: dict, inc: str, chal: str, n: int, r: int, m: int, z: float, count
     for _ in range(count):
         idx = rng.sample(range(len(b[inc])), n)
         cols = rng.sample(range(rollouts), r * (m + 1))
-        mean = lambda pr, i, k: sum(b[pr][i][c] for c in cols[k * r:(k + 1) * r]) / r  # noqa: E731
-        v0 = [mean(inc, i, 0) for i in idx]
-        hits += any(paired([mean(chal, i, k) for i in idx], v0).beats(zf) for k in range(1, m + 1))
+        v = [[sum(b[inc if k == 0 else chal][i][c] for c in cols[k * r:(k + 1) * r]) / r for i in idx]
+             for k in range(m + 1)]
+        hits += any(paired(v[k], v[0]).beats(zf) for k in range(1, m + 1))
     return hits / count
 
 
@@ -101,12 +101,14 @@ def main(argv=None) -> None:
     ap.add_argument("--rollouts", type=int, default=12)  # >= 2 x (5 + 1): r = 2, m = 5
     ap.add_argument("--trials", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="base", help="the policy: 'base', or a trained run's final/ folder (where "
+                    "the rule-stating prompt scores mid-range, the noisiest case for 0/1 rewards)")
     args = ap.parse_args(argv)
     from fastslow.provenance import provenance
     from fastslow.rulebook import get_task
 
     seed_prompt = get_task("cipher").seed_prompt
-    b = bank(args.problems, args.rollouts, [seed_prompt, RULE_PROMPT], args.seed)
+    b = bank(args.problems, args.rollouts, [seed_prompt, RULE_PROMPT], args.seed, args.model)
     rng = random.Random(args.seed)
     acc = {name: sum(map(sum, b[p])) / (args.problems * args.rollouts)
            for name, p in (("seed", seed_prompt), ("rule", RULE_PROMPT))}
@@ -130,7 +132,7 @@ def main(argv=None) -> None:
                                                                         args.trials, rng)}
               for rule in ("improvement_or_equal", "strict_improvement", "paired")]
     command = "python bench/false_acceptance.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = {"task": "cipher", "model": "base", "problems": args.problems, "rollouts": args.rollouts,
+    result = {"task": "cipher", "model": args.model, "problems": args.problems, "rollouts": args.rollouts,
               "trials": args.trials, "z": 1.645, "accuracy": acc, "rule_prompt": RULE_PROMPT,
               "false_acceptance": rows, "power_rule_vs_seed": power, "provenance": provenance(command)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,8 +61,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--arms", default="old,gated")
-    ap.add_argument("--methods", default="fst,gepa")
-    ap.add_argument("--noises", default="0.5,0.9")
+    ap.add_argument("--methods", default="gepa,fst")
+    ap.add_argument("--noises", default="0.9,0.5")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--jobs", type=int, default=1)
@@ -70,8 +70,9 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     from fastslow.provenance import provenance
 
-    jobs = [(arm, m, float(n), int(s), args.steps, str(args.runs)) for n in args.noises.split(",")
-            for s in args.seeds.split(",") for m in args.methods.split(",") for arm in args.arms.split(",")]
+    # seed-major, so that a cut-short run still has every arm and setting on its first seeds
+    jobs = [(arm, m, float(n), int(s), args.steps, str(args.runs)) for s in args.seeds.split(",")
+            for n in args.noises.split(",") for m in args.methods.split(",") for arm in args.arms.split(",")]
     previous = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
     done = {(r["arm"], r["method"], r["noise"], r["seed"], r["steps"]) for r in previous}
     jobs = [j for j in jobs if j[:5] not in done]
