@@ -173,10 +173,51 @@ def test_round_counts_selection_rollouts_and_samples_each_replica(tiny_model_dir
     two = gepa_round(HFSampler(model, tok), task, Hints(), anchor, ["Transform the input."], 20, 2, params,
                      selection_rule="gated", rollouts_per_anchor=2)
     assert one.rescore_calls == 6 and two.rescore_calls == 12
-    seed_rows = [r for bucket in two.cache._store.values() for r in bucket if r.prompt == "Transform the input."]
-    first = {r.problem.id: r.text for bucket in one.cache._store.values() for r in bucket}
-    assert len(seed_rows) >= 12
-    assert all(any(r.text == first[pid] for r in seed_rows if r.problem.id == pid) for pid in first)
+    rescored = gepa_round(HFSampler(model, tok), task, Hints(), anchor, ["Transform the input."], 0, 2, params,
+                          rollouts_per_anchor=2)
+    first = {r.problem.id: r.token_ids for bucket in one.cache._store.values() for r in bucket}
+    pairs = {pid: [r.token_ids for r in bucket] for (pid, _), bucket in rescored.cache._store.items()}
+    assert sorted(map(len, pairs.values())) == [2] * 6  # two rollouts of each problem, each cached once
+    assert all(pairs[pid][0] == first[pid] for pid in first)  # replica 0 = the one-rollout draw
+    assert any(a != b for a, b in pairs.values())  # replica 1 has its own seed
     assert two.selection_rollouts == two.rescore_calls + two.accepted * 12
     assert two.rollouts_per_anchor == 2 and two.incumbent_replaced is not None
     assert one.selection_rollouts == 6 and one.incumbent_replaced is None
+
+
+def test_replay_reflector_is_seeded_and_serves_outcomes(tmp_path):
+    import json
+
+    import pytest
+
+    from fastslow.fastweights.reflectors.replay import ReplayReflector
+
+    bank = tmp_path / "bank.json"
+    bank.write_text(json.dumps({"answers": [{"outcome": "proposal", "proposal": "You are a neverending developer."},
+                                            {"outcome": "repeat"}, {"outcome": "unusable"}]}))
+    ex = [{"Inputs": "1+2", "Generated Outputs": "4", "Feedback": "wrong"}]
+    a = [ReplayReflector(bank, seed=3).propose("Seed.", ex) for _ in range(1)]
+    r1, r2 = ReplayReflector(bank, seed=3), ReplayReflector(bank, seed=3)
+    seq1 = [r1.propose("Seed.", ex) for _ in range(30)]
+    assert seq1 == [r2.propose("Seed.", ex) for _ in range(30)] and a[0] == seq1[0]
+    assert set(seq1) == {"You are a neverending developer.", "Seed.", None}
+    assert r1.stats.calls == 30 and r1.stats.failures == seq1.count(None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"answers": [{"outcome": "maybe"}]}))
+    with pytest.raises(ValueError, match="outcome"):
+        ReplayReflector(bad)
+    with pytest.raises(FileNotFoundError, match="population.reflector.args.bank"):
+        ReplayReflector(tmp_path / "missing.json")
+
+
+def test_config_fields_validate():
+    import pytest
+    from pydantic import ValidationError
+
+    from fastslow.config import PopulationConfig
+
+    with pytest.raises(ValidationError, match="rollouts_per_anchor"):
+        PopulationConfig(rollouts_per_anchor=0)
+    with pytest.raises(ValidationError, match="selection"):
+        PopulationConfig(selection="lucky")
+    assert PopulationConfig(acceptance="paired", parent_selector="lexicase").selection_z == 1.645
