@@ -8,6 +8,9 @@ Trials resample the bank: a random anchor set of n problems, disjoint rollout in
 challenger (independent draws, the worst case: under common random numbers an equally good prompt's rollouts are
 positively correlated with the incumbent's and pass less often).
 
+Two simulated prompts join them (per-problem success rates drawn from Beta(2m, 2(1 - m)) with means 0.2 and
+0.5, 0/1 draws): the base model solves cipher rarely, and false acceptance matters most at mid-range accuracy.
+
 Rules measured:
   * minibatch rules (3 problems, one rollout, gepa's acceptance hook): improvement_or_equal, strict_improvement,
     paired (z = 1.645);
@@ -110,10 +113,15 @@ def main(argv=None) -> None:
     seed_prompt = get_task("cipher").seed_prompt
     b = bank(args.problems, args.rollouts, [seed_prompt, RULE_PROMPT], args.seed, args.model)
     rng = random.Random(args.seed)
-    acc = {name: sum(map(sum, b[p])) / (args.problems * args.rollouts)
-           for name, p in (("seed", seed_prompt), ("rule", RULE_PROMPT))}
+    named = [("seed", seed_prompt), ("rule", RULE_PROMPT)]
+    for mean in (0.2, 0.5):  # simulated mid-range prompts: per-problem rates p_i ~ Beta(2m, 2(1-m)), 0/1 draws
+        name = f"simulated p~{mean:g}"
+        rates = [rng.betavariate(2 * mean, 2 * (1 - mean)) for _ in range(args.problems)]
+        b[name] = [[float(rng.random() < q) for _ in range(args.rollouts)] for q in rates]
+        named.append((name, name))
+    acc = {name: sum(map(sum, b[p])) / (args.problems * args.rollouts) for name, p in named}
     rows = []
-    for name, p in (("seed", seed_prompt), ("rule", RULE_PROMPT)):
+    for name, p in named:
         for rule in ("improvement_or_equal", "strict_improvement", "paired"):
             rows.append({"kind": "minibatch", "prompt": name, "rule": rule, "n": 3, "r": 1, "m": 1,
                          "rate": minibatch(b, p, p, rule, args.trials, rng)})
