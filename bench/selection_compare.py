@@ -23,6 +23,8 @@ ARMS = {
     "gated": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1},
     "gated-ioe": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
     "gated-r2": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 2},
+    "gated-confirm": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
+                      "confirm_rollouts": 2, "confirm_max": 2},
     "gated-lex": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1,
                   "parent_selector": "lexicase"},
 }

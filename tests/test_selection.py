@@ -221,3 +221,32 @@ def test_config_fields_validate():
     with pytest.raises(ValidationError, match="selection"):
         PopulationConfig(selection="lucky")
     assert PopulationConfig(acceptance="paired", parent_selector="lexicase").selection_z == 1.645
+
+
+def test_confirmation_adds_rollouts_only_to_close_comparisons():
+    """At the floor (the incumbent solves nothing) a child solving 2 of 16 anchors once is close, not beyond noise;
+    two more rollouts each, where the child solves 4 problems every time, confirm it (3.3 of 16 problems' worth
+    against 0: 0.21 +- 0.10, over the two-challenger threshold of 1.96 SE). A child behind the incumbent gets no
+    extra rollouts."""
+    from fastslow.fastweights.gepa_round import confirm
+    from fastslow.fastweights.incumbent import close_challengers
+
+    n = 16
+    subs = [scores([0] * n), scores([1, 1] + [0] * (n - 2)), scores([0] * n)]
+    prompts = ["seed", "partial rule", "junk"]
+    groups = one_rollout(n)
+    assert close_challengers(prompts, subs, groups, Z, 2) == [1]
+    assert gated_population(prompts, subs, groups, 2, Z).population == ["seed", "seed"]
+
+    class Adapter:
+        asked = []
+
+        def anchor_replicas(self, who, problems, first, count):
+            Adapter.asked.append((who, first, count))
+            return {"seed": [[0.0] * n] * count, "partial rule": [[1.0] * 4 + [0.0] * (n - 4)] * count}
+
+    confirm(Adapter(), prompts, subs, groups, list(range(n)), 1, 2, 2, Z)
+    assert Adapter.asked == [(["seed", "partial rule"], 1, 2)]
+    assert all(len(g) == 3 for g in groups) and len(subs[2]) == n  # junk got none
+    g = gated_population(prompts, subs, groups, 2, Z)
+    assert g.population == ["partial rule", "partial rule"] and g.replaced

@@ -231,6 +231,12 @@ class PopulationConfig(Section):
                                      "evaluations (re-scoring and accepted children): more tell candidates apart "
                                      "better, at r x the anchor cost (counted in metric_calls/rescore_calls and "
                                      "reported as selection_rollouts)")
+    confirm_rollouts: int = Field(0, ge=0, le=8, description="gated selection: extra rollouts per anchor problem "
+                                  "for the incumbent and each close challenger (ahead but not beyond noise), then "
+                                  "the test again on all of them; spent only where a decision hangs on them, "
+                                  "outside the budget, counted in rescore_calls and selection_rollouts")
+    confirm_max: int = Field(2, ge=1, le=16, description="gated selection: at most this many close challengers "
+                             "are confirmed per round (the best by mean gain)")
     parent_selector: Literal["pareto", "lexicase"] = Field(
         "pareto", description="how GEPA picks the parent to mutate: gepa's pruned Pareto front (can give the best "
         "candidate zero weight under 0/1 scores, gepa issue #432) or lexicase (fastweights/selectors.py)")

@@ -196,13 +196,14 @@ class Trainer:
                             feedback_rollouts=self.cycle_rollouts.get(self.task.name, []), fill=P.fill,
                             acceptance=P.acceptance, front_rule=P.front, selection_rule=P.selection,
                             rollouts_per_anchor=P.rollouts_per_anchor, z=P.selection_z,
-                            parent_selector=P.parent_selector)
+                            parent_selector=P.parent_selector, confirm_rollouts=P.confirm_rollouts,
+                            confirm_max=P.confirm_max)
         self.cycle_rollouts = {}
         self.population = result.population
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None
         self.counts["gepa_rounds"] += 1
         self.counts["gepa_metric_calls"] += result.metric_calls
-        self.counts["gepa_rescore_calls"] += result.rescore_calls
+        self.counts["gepa_rescore_calls"] += result.rescore_calls + result.confirm_rollouts  # both outside the budget
         self.counts["reflection_calls"] += result.reflection_calls
         self.counts["verifier_errors"] += result.verifier_errors
         return {"cycle": cycle, "population": list(result.population), "population_scores": result.population_scores,
@@ -212,7 +213,8 @@ class Trainer:
                 "gepa_generated": result.generated, "gepa_sampler_calls": result.sampler_calls,
                 "speculative_unused": result.speculative_unused,
                 "feedback_served": result.feedback_served,
-                "selection_rollouts": result.selection_rollouts, "incumbent_replaced": result.incumbent_replaced,
+                "selection_rollouts": result.selection_rollouts, "confirm_rollouts": result.confirm_rollouts,
+                "incumbent_replaced": result.incumbent_replaced,
                 "beat_incumbent": result.beat_incumbent,
                 "reflector_failures": self.reflector.stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": self.reflector.stats.prompt_tokens + self.reflector.stats.completion_tokens,

@@ -62,7 +62,11 @@ def paired(child: Sequence[float], reference: Sequence[float]) -> Paired:
 def per_problem(subscores: dict, groups: Sequence[Sequence]) -> list[float]:
     """A candidate's per-problem scores: the mean over each problem's rollouts. ``groups[i]`` lists the GEPA
     valset ids holding problem i's rollouts (one id per rollout, ``population.rollouts_per_anchor`` of them)."""
-    return [sum(subscores[j] for j in ids) / len(ids) for ids in groups]
+    out = []
+    for ids in groups:  # a candidate may lack confirmation replicas another has: the mean of what it has
+        have = [subscores[j] for j in ids if j in subscores]
+        out.append(sum(have) / len(have))
+    return out
 
 
 class PairedAcceptance:

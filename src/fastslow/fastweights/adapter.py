@@ -103,6 +103,7 @@ class PolicyAdapter:
         # (problem id, prompt) -> RL rollouts of the previous cycle, served to reflection minibatches for free
         self.feedback_pool: dict[tuple[str, str], list] = {}
         self.feedback_served = 0
+        self.confirm_rollouts = 0  # rollouts drawn by ``anchor_replicas`` (outside GEPA's budget)
 
     # ---- row keys -------------------------------------------------------------------------------------------
     def row_keys(self, batch: Sequence[Problem]) -> list[tuple]:
@@ -163,6 +164,26 @@ class PolicyAdapter:
             if results[n] is None:
                 results[n] = self._result(candidate[COMPONENT], batch, capture_traces)
         return results
+
+    def anchor_replicas(self, prompts: Sequence[str], problems: Sequence[Problem], first: int, count: int
+                        ) -> dict[str, list[list[float]]]:
+        """More rollouts of whole anchor evaluations, outside GEPA (the gated rule's confirmation, ``incumbent``):
+        replicas ``first .. first + count - 1`` of each problem for each prompt, in one sampler call, keyed like
+        the anchor's own replicas (so replica n is the same draw however it was asked for). Returns prompt ->
+        [scores of each problem] per replica; the rollouts join the reuse cache and ``confirm_rollouts``."""
+        wanted = [(prompt, ("val", p.id) if n == 0 else ("val", p.id, n), p) for prompt in prompts
+                  for n in range(first, first + count) for p in problems]
+        self._sample_missing(wanted)
+        out: dict[str, list[list[float]]] = {prompt: [] for prompt in prompts}
+        for prompt, key, _ in wanted:
+            rollout = self._store[(prompt, key)]
+            if (prompt, key) not in self._consumed:
+                self._consumed.add((prompt, key))
+                self.cache.add(rollout)
+                self.confirm_rollouts += 1
+            out[prompt].append(rollout.reward)
+        n = len(problems)
+        return {prompt: [v[k * n:(k + 1) * n] for k in range(count)] for prompt, v in out.items()}
 
     def _in_feedback_pool(self, batch: Sequence[Problem], prompt: str) -> bool:
         return bool(self.feedback_pool) and all((p.id, prompt) in self.feedback_pool for p in batch)

@@ -21,6 +21,13 @@ and validation accuracy fell by up to 19 points). Here a prompt needs *evidence*
    ties it has.
 4. Fewer than K distinct prompts are repeated best first (the incumbent gets the spare slots), as in ``population``.
 
+Confirmation (``population.confirm_rollouts``, adaptive): a challenger whose comparison is close (ahead of the
+incumbent but not beyond noise; ``close_challengers``, the best ``confirm_max`` of them) gets that many more
+rollouts per anchor problem, and so does the incumbent, and the test is repeated on all of them. Rollouts are spent
+only where a decision hangs on them: at the floor (an incumbent solving nothing), a child that solves a few anchors
+by a real partial rule passes after confirmation, where one rollout each could not tell it from luck. The two
+looks raise the false-acceptance rate above the single test's; bench/false_acceptance.py measures both.
+
 The rule is measured against the ``front`` rule in docs/results/selection-*.json.
 """
 
@@ -51,6 +58,17 @@ class Gated:
     passed: int  # candidates that beat the carried lead beyond noise
     tested: int  # candidates compared with the carried lead
     kept: list[int] = field(default_factory=list)  # candidate indices of the distinct prompts kept, best first
+
+
+def close_challengers(prompts: Sequence[str], subscores: Sequence[dict], groups: Sequence[Sequence], z: float,
+                      limit: int) -> list[int]:
+    """Challengers ahead of the incumbent (candidate 0) that do not beat it beyond noise, best mean gain first."""
+    v = [per_problem(s, groups) for s in subscores]
+    challengers = [c for c in range(1, len(prompts)) if prompts[c] != prompts[0]]
+    zf = family_z(z, len(challengers))
+    tests = {c: paired(v[c], v[0]) for c in challengers}
+    close = [c for c, t in tests.items() if t.mean > 0 and not t.beats(zf)]
+    return sorted(close, key=lambda c: (-tests[c].mean, c))[:limit]
 
 
 def gated_population(prompts: Sequence[str], subscores: Sequence[dict], groups: Sequence[Sequence], k: int,
