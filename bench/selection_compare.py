@@ -69,6 +69,8 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--runs", type=Path, default=Path("/tmp/fst-selection-runs"))
+    ap.add_argument("--merge", nargs="*", default=[], help="also take the rows of these result files (runs split "
+                    "over several processes); rows already in --out win")
     args = ap.parse_args(argv)
     from fastslow.provenance import provenance
 
@@ -76,10 +78,16 @@ def main(argv=None) -> None:
     jobs = [(arm, m, float(n), int(s), args.steps, str(args.runs)) for s in args.seeds.split(",")
             for n in args.noises.split(",") for m in args.methods.split(",") for arm in args.arms.split(",")]
     previous = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
+    key = lambda r: (r["arm"], r["method"], r["noise"], r["seed"], r["steps"])
+    for extra in args.merge:
+        have = {key(r) for r in previous}
+        previous += [r for r in json.loads(Path(extra).read_text())["rows"] if key(r) not in have]
     done = {(r["arm"], r["method"], r["noise"], r["seed"], r["steps"]) for r in previous}
     jobs = [j for j in jobs if j[:5] not in done]
     rows = list(previous)
     command = "python bench/selection_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if not jobs:
+        args.out.write_text(json.dumps({"arms": ARMS, "rows": rows, "provenance": provenance(command)}, indent=1))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for row in pool.map(one, jobs):
             rows.append(row)

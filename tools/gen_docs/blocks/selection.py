@@ -38,7 +38,7 @@ def _commit(data: dict) -> str:
 def embedded(results: Path) -> str:
     data = _load(results, "selection-embedded.json")
     if data is None:
-        return "_not measured yet: run `python bench/selection_compare.py`_"
+        return "_not measured yet: run `python bench/selection_compare.py`_\n"
     rows = data["rows"]
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     out = []
@@ -68,19 +68,19 @@ def embedded(results: Path) -> str:
             out.append([f"{1 - noise:.1f} (mistake rate {noise:g})", method.upper(), *cells, *per_seed,
                         "; ".join(delta),
                         " / ".join(f"{sum(v) / len(v):.1f}" if v else "-" for v in distinct.values())])
-    head = (["reflector strength", "arm"] + [f"final % ({a}, mean ± sd)" for a in arms]
+    head = (["reflector strength", "method"] + [f"final % ({a}, mean ± sd)" for a in arms]
             + [f"per seed ({a})" for a in arms] + ["new - old per seed (points)", "distinct prompts per round ("
                                                                                  + " / ".join(arms) + ")"])
     n = len({r["seed"] for r in rows})
     return (_table(head, out) + f"\n\nFinal accuracy = mean of the last two evaluations (val mean@4), {n} seed(s); "
             f"demo config shape (standard profile, cipher, rulebook reflector). Arms: "
-            + "; ".join(f"`{a}` = {json.dumps(data['arms'].get(a, {}))}" for a in arms) + f". {_commit(data)}.")
+            + "; ".join(f"`{a}` = {json.dumps(data['arms'].get(a, {}))}" for a in arms) + f". {_commit(data)}.\n")
 
 
 def false_acceptance(results: Path) -> str:
     data = _load(results, "selection-false-acceptance.json")
     if data is None:
-        return "_not measured yet: run `python bench/false_acceptance.py`_"
+        return "_not measured yet: run `python bench/false_acceptance.py`_\n"
     rows = []
     for r in data["false_acceptance"]:
         what = (f"minibatch of 3, `{r['rule']}`" if r["kind"] == "minibatch" else
@@ -92,20 +92,20 @@ def false_acceptance(results: Path) -> str:
             + f"\n\nPower (the rule-stating prompt, {100 * data['accuracy']['rule']:.1f} %, against the seed prompt, "
             f"{100 * data['accuracy']['seed']:.1f} %):\n\n" + _table(["setting", "accepted"], power)
             + f"\n\n{data['trials']} trials each, resampled from {data['problems']} problems x {data['rollouts']} "
-            f"rollouts per prompt (model `{data['model']}`, z = {data['z']}). {_commit(data)}.")
+            f"rollouts per prompt (model `{data['model']}`, z = {data['z']}). {_commit(data)}.\n")
 
 
 def junk(results: Path) -> str:
     bank = _load(results, "junk-bank.json")
     data = _load(results, "junk-smollm2.json")
     if bank is None:
-        return "_no answer bank recorded yet: run `python bench/junk_reflector.py record`_"
+        return "_no answer bank recorded yet: run `python bench/junk_reflector.py record`_\n"
     c = bank["counts"]
     text = (f"Answer bank: {sum(c.values())} answers of {bank['reflector']} to fastslow's reflector prompt on "
             f"{bank['policy']} rollouts of `{bank['task']['id']}`: {c['proposal']} usable proposals, {c['repeat']} "
             f"repeats of the parent, {c['unusable']} unusable. {_commit(bank)}.")
     if data is None:
-        return text + "\n\n_runs not measured yet: `python bench/junk_reflector.py run`_"
+        return text + "\n\n_runs not measured yet: `python bench/junk_reflector.py run`_\n"
     rows = []
     for r in data["rows"]:
         p, n = r["start"], r["eval_problems"]
@@ -117,7 +117,7 @@ def junk(results: Path) -> str:
     return text + "\n\n" + _table(["arm", "selection", "seed", "steps", "start % (seed prompt)", "end %", "SE of start",
                                    "end vs start - SE", "distinct prompts per round"], rows) + (
         f"\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
-        f"per-problem mean@4. {_commit(data)}.")
+        f"per-problem mean@4. {_commit(data)}.\n")
 
 
 BLOCKS = {"selection-embedded": embedded, "selection-false-acceptance": false_acceptance, "selection-junk": junk}
