@@ -226,7 +226,7 @@ class PopulationConfig(Section):
         "front", description="how the next population is chosen: 'front' = top-K of the per-instance Pareto front "
         "(fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond noise "
         "on the anchor set replaces, other members only with that evidence and new coverage "
-        "(fastweights/incumbent.py)")
+        "(fastweights/incumbent.py; fill and front are then unused)")
     rollouts_per_anchor: int = Field(1, ge=1, le=16, description="rollouts per anchor problem in full anchor "
                                      "evaluations (re-scoring and accepted children): more tell candidates apart "
                                      "better, at r x the anchor cost (counted in metric_calls/rescore_calls and "
