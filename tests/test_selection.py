@@ -238,15 +238,15 @@ def test_confirmation_adds_rollouts_only_to_close_comparisons():
     assert close_challengers(prompts, subs, groups, Z, 2) == [1]
     assert gated_population(prompts, subs, groups, 2, Z).population == ["seed", "seed"]
 
-    class Adapter:
-        asked = []
+    asked = []
 
+    class Adapter:
         def anchor_replicas(self, who, problems, first, count):
-            Adapter.asked.append((who, first, count))
+            asked.append((who, first, count))
             return {"seed": [[0.0] * n] * count, "partial rule": [[1.0] * 4 + [0.0] * (n - 4)] * count}
 
     confirm(Adapter(), prompts, subs, groups, list(range(n)), 1, 2, 2, Z)
-    assert Adapter.asked == [(["seed", "partial rule"], 1, 2)]
+    assert asked == [(["seed", "partial rule"], 1, 2)]
     assert all(len(g) == 3 for g in groups) and len(subs[2]) == n  # junk got none
     g = gated_population(prompts, subs, groups, 2, Z)
     assert g.population == ["partial rule", "partial rule"] and g.replaced
