@@ -71,6 +71,7 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", type=Path, default=Path("/tmp/fst-selection-runs"))
     ap.add_argument("--merge", nargs="*", default=[], help="also take the rows of these result files (runs split "
                     "over several processes); rows already in --out win")
+    ap.add_argument("--no-run", action="store_true", help="only merge and write (runs cut short stay out)")
     args = ap.parse_args(argv)
     from fastslow.provenance import provenance
 
@@ -83,7 +84,7 @@ def main(argv=None) -> None:
         have = {key(r) for r in previous}
         previous += [r for r in json.loads(Path(extra).read_text())["rows"] if key(r) not in have]
     done = {(r["arm"], r["method"], r["noise"], r["seed"], r["steps"]) for r in previous}
-    jobs = [j for j in jobs if j[:5] not in done]
+    jobs = [] if args.no_run else [j for j in jobs if j[:5] not in done]
     rows = list(previous)
     command = "python bench/selection_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if not jobs:
