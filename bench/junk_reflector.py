@@ -28,6 +28,7 @@ from pathlib import Path
 TASK = {"id": "reasoning_gym/chain_sum", "args": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1,
                                                   "answer_format": "last_number", "val_size": 64, "test_size": 16}}
 MAX_PROMPT_CHARS = 1000
+_LLM = None
 
 
 def rollouts(model, tok, task, problems, prompt: str, seed: int) -> list[dict]:
@@ -61,17 +62,21 @@ def classify(text: str, parent: str) -> dict:
 
 
 def generate(reflector: str, prompts: list[str], seed: int, max_tokens: int) -> list[str]:
-    """The reflector's answers, batched through an in-process vLLM engine (chat template applied by vLLM)."""
+    """The reflector's answers, batched through an in-process vLLM engine (chat template applied by vLLM; built
+    once per process)."""
     import os
 
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=reflector, dtype="bfloat16", max_model_len=4096, enforce_eager=True, seed=seed)
-    params = [SamplingParams(temperature=1.0, max_tokens=max_tokens, seed=seed * 1000 + i)
-              for i in range(len(prompts))]
-    outs = llm.chat([[{"role": "user", "content": p}] for p in prompts], params)
+    # one engine seed: per-request seeds fail on vLLM's CPU backend ("CPU Generator does not use offset")
+    global _LLM
+    if _LLM is None:
+        _LLM = LLM(model=reflector, dtype="bfloat16", max_model_len=4096, enforce_eager=True, seed=seed)
+    llm = _LLM
+    outs = llm.chat([[{"role": "user", "content": p}] for p in prompts],
+                    SamplingParams(temperature=1.0, max_tokens=max_tokens))
     return [o.outputs[0].text for o in outs]
 
 
