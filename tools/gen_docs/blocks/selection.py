@@ -62,7 +62,8 @@ def embedded(results: Path) -> str:
                     new = {r["seed"]: r["final"] for r in sel if r["arm"] == arm}
                     common = [s for s in seeds if s in old and s in new]
                     diffs = [new[s] - old[s] for s in common]
-                    delta.append(f"{arm}: {', '.join(f'{100 * d:+.1f}' for d in diffs)}")
+                    if diffs:
+                        delta.append(f"{arm}: {', '.join(f'{100 * d:+.1f}' for d in diffs)}")
             distinct = {arm: [sum(r["distinct_per_round"]) / max(1, len(r["distinct_per_round"]))
                               for r in sel if r["arm"] == arm] for arm in arms}
             out.append([f"{1 - noise:.1f} (mistake rate {noise:g})", method.upper(), *cells, *per_seed,
