@@ -354,7 +354,8 @@ def test_explicit_selection_is_what_gepa_builds_from_the_seed(world, monkeypatch
 
     ours = run()
     # gepa's own objects: the strategy names, with its default minibatch size (the round's default, 3)
-    monkeypatch.setattr(round_mod, "selection", lambda seed, minibatch_size: ("pareto", "epoch_shuffled"))
+    monkeypatch.setattr(round_mod, "selection",
+                        lambda seed, minibatch_size, parent="pareto": ("pareto", "epoch_shuffled"))
     theirs = run()
     assert ours.candidates == theirs.candidates and ours.candidate_scores == theirs.candidate_scores
     assert ours.metric_calls == theirs.metric_calls and len(ours.candidates) > len(population)

@@ -47,6 +47,19 @@ def row_seed(base: int, key: tuple) -> int:
     return int.from_bytes(digest[:8], "little") % (2**63)
 
 
+def anchor_keys(ids: Sequence[str]) -> list[tuple]:
+    """Row keys of a full anchor evaluation. A problem listed r times (``population.rollouts_per_anchor``) gets r
+    rollouts: its first keeps the one-rollout key ``("val", id)`` (so r = 1 is unchanged and every r shares its
+    first draws, common random numbers across settings too), the n-th repeat ``("val", id, n)``."""
+    seen: dict[str, int] = {}
+    keys = []
+    for i in ids:
+        n = seen.get(i, 0)
+        seen[i] = n + 1
+        keys.append(("val", i) if n == 0 else ("val", i, n))
+    return keys
+
+
 def takes_row_seeds(sampler) -> bool:
     """Whether ``sampler.sample`` accepts per-row ``seeds`` (HFSampler does; other backends may not)."""
     try:
@@ -73,6 +86,7 @@ class PolicyAdapter:
         self.sampler, self.task, self.params, self.cache, self.seed = sampler, task, params, cache, seed
         self.anchor_ids = tuple(p.id for p in anchor)
         self.anchor = list(anchor)
+        self.anchor_keys = anchor_keys(self.anchor_ids)
         self.batched = batched
         if not batched:  # the reference path for benchmarks: gepa then evaluates one (candidate, batch) per call
             self.batch_evaluate = None
@@ -89,12 +103,13 @@ class PolicyAdapter:
         # (problem id, prompt) -> RL rollouts of the previous cycle, served to reflection minibatches for free
         self.feedback_pool: dict[tuple[str, str], list] = {}
         self.feedback_served = 0
+        self.confirm_rollouts = 0  # rollouts drawn by ``anchor_replicas`` (outside GEPA's budget)
 
     # ---- row keys -------------------------------------------------------------------------------------------
     def row_keys(self, batch: Sequence[Problem]) -> list[tuple]:
         ids = tuple(p.id for p in batch)
         if ids == self.anchor_ids:
-            return [("val", i) for i in ids]
+            return list(self.anchor_keys)
         return [("mb", ids, i) for i in ids]
 
     @property
@@ -140,7 +155,7 @@ class PolicyAdapter:
                 continue
             wanted += [(prompt, key, p) for key, p in zip(self.row_keys(batch), batch)]
             if self.speculate and not self._has_anchor_rows(prompt):
-                wanted += [(prompt, ("val", p.id), p) for p in self.anchor]
+                wanted += [(prompt, key, p) for key, p in zip(self.anchor_keys, self.anchor)]
                 new.append(prompt)
         if self.speculate and self.lookahead is not None and self._missing(wanted):
             wanted += self._next_parent_rows(new)
@@ -149,6 +164,26 @@ class PolicyAdapter:
             if results[n] is None:
                 results[n] = self._result(candidate[COMPONENT], batch, capture_traces)
         return results
+
+    def anchor_replicas(self, prompts: Sequence[str], problems: Sequence[Problem], first: int, count: int
+                        ) -> dict[str, list[list[float]]]:
+        """More rollouts of whole anchor evaluations, outside GEPA (the gated rule's confirmation, ``incumbent``):
+        replicas ``first .. first + count - 1`` of each problem for each prompt, in one sampler call, keyed like
+        the anchor's own replicas (so replica n is the same draw however it was asked for). Returns prompt ->
+        [scores of each problem] per replica; the rollouts join the reuse cache and ``confirm_rollouts``."""
+        wanted = [(prompt, ("val", p.id) if n == 0 else ("val", p.id, n), p) for prompt in prompts
+                  for n in range(first, first + count) for p in problems]
+        self._sample_missing(wanted)
+        out: dict[str, list[list[float]]] = {prompt: [] for prompt in prompts}
+        for prompt, key, _ in wanted:
+            rollout = self._store[(prompt, key)]
+            if (prompt, key) not in self._consumed:
+                self._consumed.add((prompt, key))
+                self.cache.add(rollout)
+                self.confirm_rollouts += 1
+            out[prompt].append(rollout.reward)
+        n = len(problems)
+        return {prompt: [v[k * n:(k + 1) * n] for k in range(count)] for prompt, v in out.items()}
 
     def _in_feedback_pool(self, batch: Sequence[Problem], prompt: str) -> bool:
         return bool(self.feedback_pool) and all((p.id, prompt) in self.feedback_pool for p in batch)
@@ -168,7 +203,7 @@ class PolicyAdapter:
                 for key, p in zip(keys, batch)]
 
     def _has_anchor_rows(self, prompt: str) -> bool:
-        return all((prompt, ("val", i)) in self._store for i in self.anchor_ids)
+        return all((prompt, key) in self._store for key in self.anchor_keys)
 
     def _sample_missing(self, wanted: list[tuple[str, tuple, Problem]]) -> None:
         todo = list({(prompt, key): (prompt, key, p) for prompt, key, p in wanted

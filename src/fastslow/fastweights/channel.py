@@ -23,7 +23,9 @@ def round_options(population_cfg) -> dict:
     """The ``population`` section's options of ``gepa_round``, in one place for every engine."""
     P = population_cfg
     return {"minibatch_size": P.minibatch_size, "max_prompt_chars": P.max_prompt_chars, "fill": P.fill,
-            "acceptance": P.acceptance, "front_rule": P.front}
+            "acceptance": P.acceptance, "front_rule": P.front, "selection_rule": P.selection,
+            "rollouts_per_anchor": P.rollouts_per_anchor, "z": P.selection_z, "parent_selector": P.parent_selector,
+            "confirm_rollouts": P.confirm_rollouts, "confirm_max": P.confirm_max}
 
 
 class FastChannel:
@@ -78,7 +80,9 @@ class FastChannel:
         self.cache = result.cache if P.reuse_rollouts and cfg.mode == "fst" else None
         self.rounds_done.add(cycle)
         for key, value in (("gepa_rounds", 1), ("gepa_metric_calls", result.metric_calls),
-                           ("gepa_rescore_calls", result.rescore_calls), ("reflection_calls", result.reflection_calls),
+                           # gated selection's confirmation rollouts are outside the budget, as re-scoring
+                           ("gepa_rescore_calls", result.rescore_calls + result.confirm_rollouts),
+                           ("reflection_calls", result.reflection_calls),
                            ("verifier_errors", result.verifier_errors)):
             self.counts[key] += value
         stats = self.reflector.stats
@@ -89,6 +93,8 @@ class FastChannel:
                 "reflection_calls": result.reflection_calls, "cached_rollouts": result.cache.added,
                 "gepa_generated": result.generated, "gepa_sampler_calls": result.sampler_calls,
                 "speculative_unused": result.speculative_unused, "feedback_served": result.feedback_served,
+                "selection_rollouts": result.selection_rollouts, "confirm_rollouts": result.confirm_rollouts,
+                "incumbent_replaced": result.incumbent_replaced, "beat_incumbent": result.beat_incumbent,
                 "verifier_errors": result.verifier_errors,
                 "reflector_failures": stats.failures,  # cumulative, as the token and cost counts
                 "reflector_tokens": stats.prompt_tokens + stats.completion_tokens,

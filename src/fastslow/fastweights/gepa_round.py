@@ -11,8 +11,15 @@ round(policy, anchor problems, population, budget) -> new population:
      leaving a one-prompt population), full anchor evaluation of accepted children, until ``budget`` metric calls are
      spent (GEPA checks the budget between iterations, so the last iteration may overshoot; ``metric_calls``
      reports what was really used).
-  3. Return the top-K of the Pareto front over per-anchor-problem scores (``population.top_k``; with
-     ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front and the oldest leads).
+  3. Return the next population: ``selection_rule="front"``, the top-K of the Pareto front over per-anchor-problem
+     scores (``population.top_k``; with ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front
+     and the oldest leads); or ``"gated"`` (issue 21), a protected incumbent that only a candidate better beyond
+     noise replaces, other members only with that evidence and new coverage (``incumbent`` module).
+Issue 21 knobs: ``rollouts_per_anchor`` r scores every full anchor evaluation on r rollouts per problem (GEPA's
+valset lists each problem r times, each copy with its own row seed, ``adapter.anchor_keys``); ``acceptance`` may be
+"paired" (``acceptance.PairedAcceptance``); ``parent_selector`` "lexicase" (``selectors``). ``selection_rollouts``
+reports the anchor-set rollouts spent judging candidates (re-scoring plus accepted children's full evaluations),
+which are already inside ``metric_calls`` + ``rescore_calls``.
 Every rollout handed to GEPA in steps 1-2 lands (once) in the round's ``RolloutCache`` for reuse by the slow loop.
 In the other direction (optional, new here), the slow loop's rollouts of the previous cycle can serve the reflection
 minibatches of carried prompts, so a parent's traces cost no metric calls.
@@ -36,8 +43,10 @@ import gepa
 from gepa.core.state import GEPAState, ValsetEvaluation
 
 from fastslow.fastweights import population as population_mod
+from fastslow.fastweights.acceptance import Z_ONE_SIDED_5, acceptance_criterion
 from fastslow.fastweights.adapter import COMPONENT, PolicyAdapter
 from fastslow.fastweights.cache import RolloutCache
+from fastslow.fastweights.incumbent import close_challengers, gated_population
 from fastslow.fastweights.lookahead import Lookahead, selection
 from fastslow.fastweights.population import top_k
 from fastslow.fastweights.reflectors.base import Reflector, ReflectorError
@@ -79,6 +88,14 @@ class RoundResult:
     # issue 20: every reflection call's outcome (PROPOSAL_OUTCOMES), and why the failed ones failed
     proposal_outcomes: dict[str, int] = field(default_factory=dict)
     failure_reasons: list[str] = field(default_factory=list)
+    # rollouts spent judging candidates on the anchor set: re-scoring the carried population plus the full anchor
+    # evaluations of accepted children (rollouts_per_anchor per problem). Already inside metric_calls +
+    # rescore_calls, so the compute-matched view counts them; reported apart to show what selection costs.
+    selection_rollouts: int = 0
+    confirm_rollouts: int = 0  # gated selection's confirmation rollouts: outside GEPA's budget and outside the above
+    rollouts_per_anchor: int = 1
+    incumbent_replaced: bool | None = None  # gated selection: the carried lead was beaten beyond noise
+    beat_incumbent: int | None = None  # gated selection: candidates that beat the carried lead beyond noise
 
     @property
     def all_failed(self) -> bool:
@@ -185,6 +202,23 @@ def _log_failed_round(cycle: int, outcomes: dict[str, int], reasons: list[str]) 
                 sum(outcomes.values()), counts, " | ".join(shown) or "none recorded")
 
 
+def confirm(adapter: PolicyAdapter, prompts: list[str], subscores: list[dict], groups: list[list[int]],
+            problems: list[Problem], have: int, extra: int, limit: int, z: float) -> None:
+    """The gated rule's confirmation (``incumbent`` module docstring): ``extra`` more rollouts per anchor problem for
+    the incumbent and each close challenger, appended to their scores (new valset ids) and to ``groups``."""
+    close = close_challengers(prompts, subscores, groups, z, limit)
+    if not close:
+        return
+    who = [0, *close]
+    replicas = adapter.anchor_replicas(list(dict.fromkeys(prompts[c] for c in who)), problems, have, extra)
+    n, base = len(problems), max(max(g) for g in groups) + 1
+    for i in range(n):
+        groups[i].extend(base + k * n + i for k in range(extra))
+    for c in who:
+        for k in range(extra):
+            subscores[c].update({base + k * n + i: replicas[prompts[c]][k][i] for i in range(n)})
+
+
 def validate_prompt(prompt: str, max_prompt_chars: int) -> str:
     if len(prompt) > max_prompt_chars:
         raise PromptTooLong(f"prompt of {len(prompt)} characters exceeds the length cap of {max_prompt_chars}")
@@ -196,18 +230,27 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                seed: int = 0, minibatch_size: int = 3, max_prompt_chars: int = 1000,
                feedback_rollouts: Sequence[Rollout] = (), fill: str = "front",
                acceptance: str | None = None, front_rule: str | None = None, speculate: bool = True,
-               batched: bool = True, lookahead: bool = True) -> RoundResult:
+               batched: bool = True, lookahead: bool = True, selection_rule: str = "front",
+               rollouts_per_anchor: int = 1, z: float = Z_ONE_SIDED_5, parent_selector: str = "pareto",
+               confirm_rollouts: int = 0, confirm_max: int = 2) -> RoundResult:
     """One round (see the module docstring). ``feedback_rollouts``: the slow loop's rollouts of the previous
     cycle; when given, reflection minibatches are drawn from their problems and a parent prompt's minibatch is
     served from them instead of being re-sampled (the Pareto/acceptance set stays the fresh anchor set)."""
     if not anchor:
         raise ValueError("a GEPA round needs at least one anchor problem")
-    anchor = list(anchor)
-    acceptance = acceptance or ACCEPTANCE
+    if rollouts_per_anchor < 1:
+        raise ValueError(f"rollouts_per_anchor must be at least 1, got {rollouts_per_anchor}")
+    if selection_rule not in ("front", "gated"):
+        raise ValueError(f"unknown selection rule {selection_rule!r}; expected 'front' or 'gated'")
+    problems = list(anchor)
+    # the valset GEPA sees: each anchor problem r times (its rollouts get distinct row seeds, adapter.anchor_keys)
+    anchor = problems * rollouts_per_anchor
+    groups = [[i + j * len(problems) for j in range(rollouts_per_anchor)] for i in range(len(problems))]
+    accept = acceptance_criterion(acceptance or ACCEPTANCE, z)
     cache = RolloutCache(cycle)
     adapter = PolicyAdapter(sampler, task, params, cache, seed=seed * 7_919 + cycle, anchor=anchor,
                             speculate=speculate, batched=batched)
-    feedback_set = anchor
+    feedback_set = problems
     if feedback_rollouts:
         for r in feedback_rollouts:
             adapter.feedback_pool.setdefault((r.problem.id, r.prompt), []).append(r)
@@ -233,7 +276,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         state.save(run_dir)
         if budget > 0:
             adapter.prime(distinct[0], anchor, evaluations[0])
-            selector, batch_sampler = selection(seed + cycle, minibatch_size)  # what gepa builds from seed + cycle
+            selector, batch_sampler = selection(seed + cycle, minibatch_size, parent_selector)  # what gepa builds from seed + cycle
             if lookahead and adapter.speculate:
                 adapter.lookahead = Lookahead(batch_sampler, COMPONENT)
             result = gepa.optimize(
@@ -241,7 +284,7 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
                 custom_candidate_proposer=make_proposer(reflector, max_prompt_chars, counters),
                 max_metric_calls=budget, batch_sampler=batch_sampler,
                 candidate_selection_strategy=selector, frontier_type="instance", skip_perfect_score=True,
-                perfect_score=1.0, acceptance_criterion=acceptance, use_merge=False, run_dir=run_dir,
+                perfect_score=1.0, acceptance_criterion=accept, use_merge=False, run_dir=run_dir,
                 seed=seed + cycle, logger=_SilentLogger(),
                 display_progress_bar=False, raise_on_exception=True,
                 stop_callbacks=[IterationCap(max(1, budget)), lambda _state: "fatal" in counters],
@@ -253,16 +296,28 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         else:
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
+    gated = None
+    if selection_rule == "gated":
+        if confirm_rollouts > 0:
+            confirm(adapter, prompts, subscores, groups, problems, rollouts_per_anchor, confirm_rollouts,
+                    confirm_max, z)
+        gated = gated_population(prompts, subscores, groups, k, z, carried=len(distinct))
+        new_population = gated.population
+    else:
+        new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
+    means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
     accepted = len(prompts) - len(distinct)
     outcomes = proposal_outcomes(counters, accepted)
     reasons = list(dict.fromkeys(counters.get("reasons", [])))[:20]
-    new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)
-    means = {p: sum(s.values()) / len(s) for p, s in zip(prompts, subscores)}
     result = RoundResult(
         population=new_population, population_scores=[means[p] for p in new_population], candidates=prompts,
         candidate_scores=[means[p] for p in prompts], metric_calls=adapter.metric_calls, rescore_calls=rescore_calls,
         reflection_calls=counters["reflection_calls"], proposals_rejected_too_long=counters["too_long"],
         accepted=accepted, feedback_served=adapter.feedback_served,
+        selection_rollouts=rescore_calls + accepted * len(anchor) + adapter.confirm_rollouts,
+        confirm_rollouts=adapter.confirm_rollouts, rollouts_per_anchor=rollouts_per_anchor,
+        incumbent_replaced=None if gated is None else gated.replaced,
+        beat_incumbent=None if gated is None else gated.passed,
         verifier_errors=adapter.verifier_errors, cache=cache, generated=adapter.generated,
         sampler_calls=adapter.sampler_calls, speculative_unused=adapter.speculative_unused,
         proposal_outcomes=outcomes, failure_reasons=reasons,

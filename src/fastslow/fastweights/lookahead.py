@@ -20,8 +20,11 @@ explicitly changes no draw.
 from __future__ import annotations
 
 import random
+
 from gepa.strategies.batch_sampler import EpochShuffledBatchSampler
 from gepa.strategies.candidate_selector import ParetoCandidateSelector
+
+from fastslow.fastweights.selectors import LexicaseCandidateSelector
 
 
 class LookaheadBatchSampler(EpochShuffledBatchSampler):
@@ -55,9 +58,14 @@ class LookaheadBatchSampler(EpochShuffledBatchSampler):
         return set().union(*self.state.get_pareto_front_mapping().values())
 
 
-def selection(seed: int, minibatch_size: int) -> tuple[ParetoCandidateSelector, LookaheadBatchSampler]:
-    """The Pareto candidate selector and the minibatch sampler, sharing one random stream as in ``gepa.optimize``."""
+def selection(seed: int, minibatch_size: int, parent: str = "pareto") -> tuple[object, LookaheadBatchSampler]:
+    """The candidate selector (gepa's Pareto selector, or lexicase: ``selectors``) and the minibatch sampler, sharing
+    one random stream as in ``gepa.optimize``."""
     rng = random.Random(seed)
+    if parent == "lexicase":
+        return LexicaseCandidateSelector(rng), LookaheadBatchSampler(minibatch_size, rng)
+    if parent != "pareto":
+        raise ValueError(f"unknown parent selector {parent!r}; expected 'pareto' or 'lexicase'")
     return ParetoCandidateSelector(rng=rng), LookaheadBatchSampler(minibatch_size, rng)
 
 

@@ -21,7 +21,7 @@ def rl_step(results: Path) -> str:
 
 
 def rl_step_gpu(results: Path) -> str:
-    """The same benchmark on a lent GPU (``src/fastslow/bench/gpu_speed.py``)."""
+    """The same benchmark on a lent GPU (``src/fastslow/fastslow.bench.gpu_speed``)."""
     d = _load(results, "gpu-rl-step-h100.json")
     return _on_gpu(d) + _rl_step(d)
 

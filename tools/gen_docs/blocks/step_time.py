@@ -19,7 +19,7 @@ def step_time_random(results: Path) -> str:
 
 
 def step_time_gpu(results: Path) -> str:
-    """The same benchmark on a lent GPU (``src/fastslow/bench/gpu_speed.py``): the same-work set only."""
+    """The same benchmark on a lent GPU (``src/fastslow/fastslow.bench.gpu_speed``): the same-work set only."""
     d = _load(results, "gpu-step-time-h100.json")
     return _on_gpu(d, ", HF backend") + _step_time(d)
 

@@ -1,0 +1,124 @@
+"""Issue 21 blocks: population selection under noisy rewards and junk proposals.
+
+selection-embedded: docs/results/selection-embedded.json (fastslow.bench.selection_compare)
+selection-false-acceptance: docs/results/selection-false-acceptance.json (fastslow.bench.false_acceptance)
+selection-junk: docs/results/junk-bank.json and junk-smollm2.json (fastslow.bench.junk_reflector)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def _load(results: Path, name: str) -> dict | None:
+    path = results / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _mean_sd(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return f"{100 * m:.1f} ± {100 * sd:.1f}"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _commit(data: dict) -> str:
+    p = data.get("provenance", {})
+    return f"commit {str(p.get('commit'))[:10]}{' (dirty tree)' if p.get('dirty') else ''}, {p.get('cpu')}"
+
+
+def embedded(results: Path) -> str:
+    data = _load(results, "selection-embedded.json")
+    if data is None:
+        return "_not measured yet: run `python -m fastslow.bench.selection_compare`_\n"
+    rows = data["rows"]
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    out = []
+    for noise in sorted({r["noise"] for r in rows}):
+        for method in ("fst", "gepa"):
+            sel = [r for r in rows if r["noise"] == noise and r["method"] == method]
+            if not sel:
+                continue
+            seeds = sorted({r["seed"] for r in sel})
+            cells, per_seed = [], []
+            for arm in arms:
+                by = {r["seed"]: r for r in sel if r["arm"] == arm}
+                cells.append(_mean_sd([by[s]["final"] for s in seeds if s in by]))
+                per_seed.append(" / ".join(f"{100 * by[s]['final']:.1f}" if s in by else "-" for s in seeds))
+            delta = []
+            if "old" in arms:
+                old = {r["seed"]: r["final"] for r in sel if r["arm"] == "old"}
+                for arm in arms:
+                    if arm == "old":
+                        continue
+                    new = {r["seed"]: r["final"] for r in sel if r["arm"] == arm}
+                    common = [s for s in seeds if s in old and s in new]
+                    diffs = [new[s] - old[s] for s in common]
+                    if diffs:
+                        delta.append(f"{arm}: {', '.join(f'{100 * d:+.1f}' for d in diffs)}")
+            distinct = {arm: [sum(r["distinct_per_round"]) / max(1, len(r["distinct_per_round"]))
+                              for r in sel if r["arm"] == arm] for arm in arms}
+            out.append([f"{1 - noise:.1f} (mistake rate {noise:g})", method.upper(), *cells, *per_seed,
+                        "; ".join(delta),
+                        " / ".join(f"{sum(v) / len(v):.1f}" if v else "-" for v in distinct.values())])
+    head = (["reflector strength", "method"] + [f"final % ({a}, mean ± sd)" for a in arms]
+            + [f"per seed ({a})" for a in arms] + ["new - old per seed (points)", "distinct prompts per round ("
+                                                                                 + " / ".join(arms) + ")"])
+    n = len({r["seed"] for r in rows})
+    return (_table(head, out) + f"\n\nFinal accuracy = mean of the last two evaluations (val mean@4), {n} seed(s); "
+            f"demo config shape (standard profile, cipher, rulebook reflector). Arms: "
+            + "; ".join(f"`{a}` = {json.dumps(data['arms'].get(a, {}))}" for a in arms) + f". {_commit(data)}.\n")
+
+
+def false_acceptance(results: Path) -> str:
+    data = _load(results, "selection-false-acceptance.json")
+    if data is None:
+        return "_not measured yet: run `python -m fastslow.bench.false_acceptance`_\n"
+    rows = []
+    for r in data["false_acceptance"]:
+        what = (f"minibatch of 3, `{r['rule']}`" if r["kind"] == "minibatch" else
+                f"gated anchor test, n = {r['n']}, r = {r['r']}, {r['m']} challenger(s)")
+        rows.append([f"{r['prompt']} ({100 * data['accuracy'][r['prompt']]:.1f} %)", what, f"{100 * r['rate']:.1f} %"])
+    power = [[f"n = {r['n']}, r = {r['r']}" + (f", `{r['rule']}`" if "rule" in r else f", {r['m']} challenger(s)"),
+              f"{100 * r['rate']:.1f} %"] for r in data["power_rule_vs_seed"]]
+    return (_table(["prompt (its accuracy)", "rule", "false acceptance"], rows)
+            + f"\n\nPower (the rule-stating prompt, {100 * data['accuracy']['rule']:.1f} %, against the seed prompt, "
+            f"{100 * data['accuracy']['seed']:.1f} %):\n\n" + _table(["setting", "accepted"], power)
+            + f"\n\n{data['trials']} trials each, resampled from {data['problems']} problems x {data['rollouts']} "
+            f"rollouts per prompt (model `{data['model']}`, z = {data['z']}). {_commit(data)}.\n")
+
+
+def junk(results: Path) -> str:
+    bank = _load(results, "junk-bank.json")
+    data = _load(results, "junk-smollm2.json")
+    if bank is None:
+        return "_no answer bank recorded yet: run `python -m fastslow.bench.junk_reflector record`_\n"
+    c = bank["counts"]
+    text = (f"Answer bank: {sum(c.values())} answers of {bank['reflector']} to fastslow's reflector prompt on "
+            f"{bank['policy']} rollouts of `{bank['task']['id']}`: {c['proposal']} usable proposals, {c['repeat']} "
+            f"repeats of the parent, {c['unusable']} unusable. {_commit(bank)}.")
+    if data is None:
+        return text + "\n\n_runs not measured yet: `python -m fastslow.bench.junk_reflector run`_\n"
+    rows = []
+    for r in data["rows"]:
+        p, n = r["start"], r["eval_problems"]
+        se = math.sqrt(p * (1 - p) / n)
+        verdict = "within" if r["end"] >= p - se else "BELOW"
+        rows.append([r["mode"].upper(), r["arm"], str(r["seed"]), str(r["steps"]), f"{100 * p:.1f}",
+                     f"{100 * r['end']:.1f}", f"{100 * se:.1f}", verdict,
+                     " ".join(map(str, r["distinct_per_round"]))])
+    return text + "\n\n" + _table(["arm", "selection", "seed", "steps", "start % (seed prompt)", "end %", "SE of start",
+                                   "end vs start - SE", "distinct prompts per round"], rows) + (
+        f"\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
+        f"per-problem mean@4. {_commit(data)}.\n")
+
+
+BLOCKS = {"selection-embedded": embedded, "selection-false-acceptance": false_acceptance, "selection-junk": junk}
