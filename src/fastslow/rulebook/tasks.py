@@ -133,8 +133,12 @@ NAMED_TASKS: dict[str, tuple[str, str]] = {
 }
 
 
-def get_task(name: str, seed: int = 0, seed_prompt: str = DEFAULT_SEED_PROMPT, partial_credit: bool = False
-             ) -> RulebookTask:
+def get_task(name: str, seed: int = 0, seed_prompt: str = DEFAULT_SEED_PROMPT, partial_credit: bool = False,
+             program: str | None = None) -> RulebookTask:
+    """A named task, or (``program`` given, ``task.args: {program: ...}``) any Rulebook program under a name of
+    your choosing: how a search over programs runs candidates through the same trainer as the named tasks."""
+    if program is not None:
+        return RulebookTask(name, Program.parse(program), seed_prompt, seed, partial_credit, f"program {program}")
     if name not in NAMED_TASKS:
         raise UnknownTaskError(f"unknown task {name!r}; known Rulebook tasks: {', '.join(NAMED_TASKS)}")
     spec, description = NAMED_TASKS[name]

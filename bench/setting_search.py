@@ -1,0 +1,111 @@
+"""Search for the "RL learns" headline setting over Rulebook programs (issue 18, item 1).
+
+The criteria are declared in code before any FST run (``fastslow.rulebook.setting.RL_LEARNS_CRITERIA``); this
+script measures candidates against them in three stages, cheapest first, and appends every measurement to one log
+(``docs/results/setting-search.json``) so the search itself is on record, failures included:
+
+    python bench/setting_search.py probe   LOG.json SPEC [SPEC ...]   # base model: told-the-rule, seed-prompt pass@16
+    python bench/setting_search.py screen  LOG.json SPEC [SPEC ...]   # RL and GEPA-only, seed 0
+    python bench/setting_search.py confirm LOG.json SPEC              # RL and GEPA-only, seeds 0-2 (+ FST timing)
+
+Options (``--steps N``, ``--rl-steps N``, ``--lr X``, ``--ppb N``, ``--no-partial``, ``--arms rl,gepa``) change
+the profile for every arm alike. Runs use the demo's own config shape (``experiments.suite.run_config``), so the
+numbers transfer to ``fst demo``. Single-threaded; each run's wall-clock is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from fastslow.experiments.suite import Profile, curve, run_config, train
+from fastslow.provenance import provenance
+from fastslow.rulebook.setting import RL_LEARNS_CRITERIA, judge
+
+torch.set_num_threads(1)
+
+
+def task_ref(spec: str, partial: bool) -> dict:
+    return {"id": "rulebook/candidate", "args": {"program": spec}, "partial_credit": partial}
+
+
+def probe(spec: str, partial: bool) -> dict:
+    from fastslow.evaluation.base_report import eval_base
+    from fastslow.model.base import load_model
+
+    model, tok = load_model("base")
+    start = time.time()
+    report = eval_base(model, tok, n_explicit=0, n_task=64, tasks=["rulebook/candidate"],
+                       task_args={"rulebook/candidate": {"program": spec, "partial_credit": partial}})
+    entry = report["tasks"]["candidate"]
+    return {**entry, "seconds": round(time.time() - start, 1)}
+
+
+def arm(profile: Profile, mode: str, seed: int, spec: str, partial: bool, steps: int, tmp: Path) -> dict:
+    start, cpu = time.time(), time.process_time()
+    data = run_config(profile, mode, seed, tmp / f"{mode}-s{seed}", steps, task=task_ref(spec, partial))
+    history = train(data)
+    evals = [h for h in history if h["kind"] == "eval"]
+    # cpu_seconds: this process's CPU time, the single-threaded cost; wall-clock depends on the machine's load
+    return {"mode": mode, "seed": seed, "steps": steps, "seconds": round(time.time() - start, 1),
+            "cpu_seconds": round(time.process_time() - cpu, 1),
+            "curve": curve(history), "lead_prompt": evals[-1].get("lead_prompt")}
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=("probe", "screen", "confirm"))
+    ap.add_argument("log", type=Path)
+    ap.add_argument("specs", nargs="+")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--rl-steps", type=int, default=90)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--ppb", type=int, default=8, help="problems per RL step")
+    ap.add_argument("--no-partial", action="store_true", help="0/1 reward instead of partial credit")
+    ap.add_argument("--arms", default="rl,gepa")
+    ap.add_argument("--seeds", default=None, help="comma-separated (default: 0 for screen, 0,1,2 for confirm)")
+    ap.add_argument("--noise", type=float, default=0.5, help="simulated reflector's mistake rate")
+    args = ap.parse_args(argv)
+    partial = not args.no_partial
+    profile = replace(Profile(), steps=args.steps, rl_steps=args.rl_steps, lr=args.lr,
+                      problems_per_step=args.ppb, reflector_noise=args.noise)
+    log = json.loads(args.log.read_text()) if args.log.is_file() else {"criteria": RL_LEARNS_CRITERIA,
+                                                                       "entries": []}
+    command = "python bench/setting_search.py " + " ".join(argv)
+    for spec in args.specs:
+        entry = {"stage": args.stage, "program": spec, "partial_credit": partial, "command": command}
+        if args.stage == "probe":
+            entry["probe"] = probe(spec, partial)
+            print(spec, {k: entry["probe"][k] for k in ("explicit_accuracy", "seed_prompt_pass_at_16",
+                                                          "seed_prompt_reward", "seconds")}, flush=True)
+        else:
+            seeds = [int(s) for s in (args.seeds or ("0" if args.stage == "screen" else "0,1,2")).split(",")]
+            entry["profile"] = {k: v for k, v in asdict(profile).items()
+                                if k in ("steps", "rl_steps", "lr", "problems_per_step", "group_size",
+                                         "eval_every", "eval_problems", "reflector_noise", "population_size",
+                                         "cycle_steps", "anchor_size", "budget")}
+            entry["runs"] = []
+            with tempfile.TemporaryDirectory() as tmp:
+                for seed in seeds:
+                    for mode in args.arms.split(","):
+                        steps = profile.rl_steps if mode == "rl" else profile.steps
+                        run = arm(profile, mode, seed, spec, partial, steps, Path(tmp) / spec.replace("|", "_"))
+                        entry["runs"].append(run)
+                        print(spec, mode, seed, f"{run['cpu_seconds']:.0f} cpu-s",
+                              " ".join(f"{s}:{v:.2f}" for s, v in run["curve"]), run["lead_prompt"], flush=True)
+            entry["verdict"] = judge(entry["runs"])
+            print(spec, "verdict", entry["verdict"], flush=True)
+        entry["provenance"] = provenance(command)
+        log["entries"].append(entry)
+        args.log.write_text(json.dumps(log, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
