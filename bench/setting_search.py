@@ -7,6 +7,9 @@ script measures candidates against them in three stages, cheapest first, and app
     python bench/setting_search.py probe   LOG.json SPEC [SPEC ...]   # base model: told-the-rule, seed-prompt pass@16
     python bench/setting_search.py screen  LOG.json SPEC [SPEC ...]   # RL and GEPA-only, seed 0
     python bench/setting_search.py confirm LOG.json SPEC              # RL and GEPA-only, seeds 0-2 (+ FST timing)
+    python bench/setting_search.py merge   SEARCH.json LOG.json [...] --confirm CONFIRM.json --program NAME
+                                  # one search log from several (parallel runs write their own), and the named
+                                  # task's confirm runs, judged, as CONFIRM.json
 
 Options (``--steps N``, ``--rl-steps N``, ``--lr X``, ``--ppb N``, ``--no-partial``, ``--arms rl,gepa``) change
 the profile for every arm alike. Runs use the demo's own config shape (``experiments.suite.run_config``), so the
@@ -25,14 +28,19 @@ from pathlib import Path
 
 import torch
 
-from fastslow.experiments.suite import Profile, curve, run_config, train
+from fastslow.experiments.suite import Profile, curve, distinct_prompts, run_config, train
 from fastslow.provenance import provenance
+from fastslow.rulebook import NAMED_TASKS
 from fastslow.rulebook.setting import RL_LEARNS_CRITERIA, judge
 
 torch.set_num_threads(1)
 
 
 def task_ref(spec: str, partial: bool) -> dict:
+    """A named task as the demo writes it (``{name, partial_credit}``), else the program under the name
+    ``candidate`` (the name seeds the problem draws, so a named task's runs are the ones that transfer)."""
+    if spec in NAMED_TASKS:
+        return {"name": spec, "partial_credit": partial}
     return {"id": "rulebook/candidate", "args": {"program": spec}, "partial_credit": partial}
 
 
@@ -42,9 +50,11 @@ def probe(spec: str, partial: bool) -> dict:
 
     model, tok = load_model("base")
     start = time.time()
-    report = eval_base(model, tok, n_explicit=0, n_task=64, tasks=["rulebook/candidate"],
-                       task_args={"rulebook/candidate": {"program": spec, "partial_credit": partial}})
-    entry = report["tasks"]["candidate"]
+    ref = task_ref(spec, partial)
+    task_id = ref.get("id", f"rulebook/{spec}")
+    args = {**ref.get("args", {}), "partial_credit": partial}
+    report = eval_base(model, tok, n_explicit=0, n_task=64, tasks=[task_id], task_args={task_id: args})
+    entry = next(iter(report["tasks"].values()))
     return {**entry, "seconds": round(time.time() - start, 1)}
 
 
@@ -56,12 +66,12 @@ def arm(profile: Profile, mode: str, seed: int, spec: str, partial: bool, steps:
     # cpu_seconds: this process's CPU time, the single-threaded cost; wall-clock depends on the machine's load
     return {"mode": mode, "seed": seed, "steps": steps, "seconds": round(time.time() - start, 1),
             "cpu_seconds": round(time.process_time() - cpu, 1),
-            "curve": curve(history), "lead_prompt": evals[-1].get("lead_prompt")}
+            "curve": curve(history), "distinct_per_round": distinct_prompts(history), "lead_prompt": evals[-1].get("lead_prompt")}
 
 
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=("probe", "screen", "confirm"))
+    ap.add_argument("stage", choices=("probe", "screen", "confirm", "merge"))
     ap.add_argument("log", type=Path)
     ap.add_argument("specs", nargs="+")
     ap.add_argument("--steps", type=int, default=60)
@@ -72,7 +82,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--arms", default="rl,gepa")
     ap.add_argument("--seeds", default=None, help="comma-separated (default: 0 for screen, 0,1,2 for confirm)")
     ap.add_argument("--noise", type=float, default=0.5, help="simulated reflector's mistake rate")
+    ap.add_argument("--confirm", type=Path, help="merge: where to write the named task's judged confirm runs")
+    ap.add_argument("--program", help="merge: the named task whose confirm runs are judged")
     args = ap.parse_args(argv)
+    if args.stage == "merge":
+        return merge(args.log, [Path(s) for s in args.specs], args.confirm, args.program,
+                     "python bench/setting_search.py " + " ".join(argv))
     partial = not args.no_partial
     profile = replace(Profile(), steps=args.steps, rl_steps=args.rl_steps, lr=args.lr,
                       problems_per_step=args.ppb, reflector_noise=args.noise)
@@ -105,6 +120,30 @@ def main(argv: list[str]) -> None:
         entry["provenance"] = provenance(command)
         log["entries"].append(entry)
         args.log.write_text(json.dumps(log, indent=1))
+
+
+def merge(out: Path, logs: list[Path], confirm: Path | None, program: str | None, command: str) -> None:
+    entries = [e for log in logs for e in json.loads(log.read_text())["entries"]]
+    out.write_text(json.dumps({"criteria": RL_LEARNS_CRITERIA, "entries": entries, "provenance": provenance(command)},
+                              indent=1))
+    if confirm is None or program is None:
+        return
+    mine = [e for e in entries if e["program"] == program]
+    runs = {(r["mode"], r["seed"]): r for e in mine if e["stage"] == "confirm" for r in e["runs"]}
+    probes = [e["probe"] for e in mine if e["stage"] == "probe"]
+    profiles = {json.dumps(e["profile"], sort_keys=True) for e in mine if e["stage"] == "confirm"}
+    if len(profiles) != 1:
+        raise SystemExit(f"confirm runs of {program!r} come from {len(profiles)} different profiles; expected one")
+    ordered = [runs[k] for k in sorted(runs, key=lambda k: (k[1], k[0]))]
+    record = {"program": program, "partial_credit": mine[0]["partial_credit"], "profile": json.loads(profiles.pop()),
+              "told_the_rule": probes[-1]["explicit_accuracy"] if probes else None,
+              "seed_prompt_pass_at_16": probes[-1]["seed_prompt_pass_at_16"] if probes else None,
+              "runs": ordered, "verdict": judge(ordered),
+              "cpu_seconds_per_arm": {m: sum(r["cpu_seconds"] for r in ordered if r["mode"] == m) / max(1, sum(
+                  r["mode"] == m for r in ordered)) for m in sorted({r["mode"] for r in ordered})},
+              "provenance": provenance(command)}
+    confirm.write_text(json.dumps(record, indent=1))
+    print(program, record["verdict"], record["cpu_seconds_per_arm"], flush=True)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from fastslow.errors import UnknownTaskError
+from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.generator import sample_example
 from fastslow.rulebook.program import Program, random_program
-from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.verifier import grade
 from fastslow.tasks.base import Messages, Problem, Score, TaskBase, render_messages
 
@@ -130,6 +130,8 @@ NAMED_TASKS: dict[str, tuple[str, str]] = {
     "clip": ("rotate:2|keep_first:3", "depth 2, rarer: RL alone finds a little signal"),
     "stutter": ("double|keep_last:4", "depth 2, rare, and hard even when the rule is stated"),
     "cipher": ("reverse|shift:2|swap_pairs", "depth 3: zero-reward regime for RL alone (like star-graph)"),
+    "tail": ("dedupe|keep_last:3", "depth 2: RL alone learns it (with partial credit) and the stated rule gets the "
+             "base model only about two thirds of the way: the 'RL learns' headline (rulebook.setting)"),
 }
 
 

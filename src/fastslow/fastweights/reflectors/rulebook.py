@@ -260,7 +260,6 @@ class RulebookReflector:
     def _fail(self, why: str) -> None:
         self.stats.failures += 1
         self.stats.warnings.append(f"simulated reflector (rulebook): {why}")
-        return None
 
 
 def _sentences(prompt: str) -> list[str]:
