@@ -5,7 +5,10 @@
 equivalent by construction, so the question is whether they change what FST achieves. Same seeds, same reflector
 draws (``reframe=False`` draws the variant and discards it), so the two arms differ only in those proposals.
 
-    python bench/reframe_comparison.py OUT.json [--seeds 0,1,2] [--arms on,off]
+    python bench/reframe_comparison.py OUT.json [--seeds 0,1,2] [--arms on,off] [--on-from CONFIRM.json]
+
+``--on-from`` takes the "on" arm from the setting's confirmation runs (``bench/setting_search.py confirm``: the
+same FST config with reframe at its default, on), so those runs are not repeated; their config is checked equal.
 
 Decision rule, fixed before the runs: reframe "changes what FST achieves" when the difference of the two arms'
 mean final accuracies exceeds the larger of their seed standard deviations; otherwise it is within the seed spread.
@@ -62,12 +65,23 @@ def main(argv: list[str]) -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--arms", default="on,off")
+    ap.add_argument("--on-from", type=Path, help="setting-confirm.json whose FST runs are the 'on' arm")
     args = ap.parse_args(argv)
     p = profile()
     old = json.loads(args.out.read_text()) if args.out.is_file() else {}
     arms = old.get("arms", {})
+    if args.on_from:
+        confirm = json.loads(args.on_from.read_text())
+        if confirm["program"] != p.task or confirm["profile"]["steps"] != p.steps \
+                or confirm["profile"]["reflector_noise"] != p.reflector_noise:
+            raise SystemExit(f"{args.on_from}: its FST runs are not this setting's ({confirm['program']}, "
+                             f"{confirm['profile']})")
+        arms["on"] = [{"seed": r["seed"], "curve": r["curve"], "final": final_level(r["curve"]),
+                       "distinct_per_round": r["distinct_per_round"], "seconds": r["seconds"],
+                       "cpu_seconds": r["cpu_seconds"], "from": str(args.on_from)}
+                      for r in confirm["runs"] if r["mode"] == "fst"]
     with tempfile.TemporaryDirectory() as tmp:
-        for arm in args.arms.split(","):
+        for arm in filter(None, args.arms.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
                 run = fst(p, seed, arm == "on", Path(tmp))
                 arms.setdefault(arm, [])
