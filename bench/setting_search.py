@@ -84,10 +84,11 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--noise", type=float, default=0.5, help="simulated reflector's mistake rate")
     ap.add_argument("--confirm", type=Path, help="merge: where to write the named task's judged confirm runs")
     ap.add_argument("--program", help="merge: the named task whose confirm runs are judged")
+    ap.add_argument("--note", action="append", default=[], help="merge: a note kept in the search log (repeatable)")
     args = ap.parse_args(argv)
     if args.stage == "merge":
         return merge(args.log, [Path(s) for s in args.specs], args.confirm, args.program,
-                     "python bench/setting_search.py " + " ".join(argv))
+                     "python bench/setting_search.py " + " ".join(argv), args.note)
     partial = not args.no_partial
     profile = replace(Profile(), steps=args.steps, rl_steps=args.rl_steps, lr=args.lr,
                       problems_per_step=args.ppb, reflector_noise=args.noise)
@@ -122,10 +123,11 @@ def main(argv: list[str]) -> None:
         args.log.write_text(json.dumps(log, indent=1))
 
 
-def merge(out: Path, logs: list[Path], confirm: Path | None, program: str | None, command: str) -> None:
+def merge(out: Path, logs: list[Path], confirm: Path | None, program: str | None, command: str,
+          notes: list[str] = ()) -> None:
     entries = [e for log in logs for e in json.loads(log.read_text())["entries"]]
-    out.write_text(json.dumps({"criteria": RL_LEARNS_CRITERIA, "entries": entries, "provenance": provenance(command)},
-                              indent=1))
+    out.write_text(json.dumps({"criteria": RL_LEARNS_CRITERIA, "notes": list(notes), "entries": entries,
+                               "provenance": provenance(command)}, indent=1))
     if confirm is None or program is None:
         return
     mine = [e for e in entries if e["program"] == program]
