@@ -66,10 +66,16 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--arms", default="on,off")
     ap.add_argument("--on-from", type=Path, help="setting-confirm.json whose FST runs are the 'on' arm")
+    ap.add_argument("--merge", type=Path, nargs="*", default=[], help="earlier outputs (e.g. one per seed, run in "
+                    "parallel) whose runs join this one")
     args = ap.parse_args(argv)
     p = profile()
     old = json.loads(args.out.read_text()) if args.out.is_file() else {}
     arms = old.get("arms", {})
+    for part in args.merge:
+        for arm, runs in json.loads(part.read_text())["arms"].items():
+            seeds = {r["seed"] for r in runs}
+            arms[arm] = [r for r in arms.get(arm, []) if r["seed"] not in seeds] + runs
     if args.on_from:
         confirm = json.loads(args.on_from.read_text())
         if confirm["program"] != p.task or confirm["profile"]["steps"] != p.steps \
