@@ -17,6 +17,11 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def _code(text: str) -> str:
+    """Inline code inside a table cell: the pipes of a program spec must not split the cell."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
 def _final(curve: list) -> float:
     tail = [v for _, v in curve[-2:]]
     return sum(tail) / len(tail)
@@ -41,7 +46,7 @@ def setting_search(results: Path) -> str:
     for (program, partial), row in rows.items():
         rl = f"{_pct(row['rl'][0])} -> {_pct(row['rl'][1])}" if "rl" in row else "-"
         gepa = _pct(row["gepa"][1]) if "gepa" in row else "-"
-        lines.append(f"| `{program}` | {'partial credit' if partial else '0/1'} | {_pct(row.get('told'))} | "
+        lines.append(f"| {_code(program)} | {'partial credit' if partial else '0/1'} | {_pct(row.get('told'))} | "
                      f"{_pct(row.get('pass16'))} | {rl} | {gepa} |")
     return "\n".join(lines)
 
@@ -77,7 +82,7 @@ def reflector_recovery(results: Path) -> str:
     tasks = list(rec["tasks"])
     noises = [row["noise"] for row in rec["tasks"][tasks[0]]["rows"]]
     head = "| mistake rate (strength) | " + " | ".join(
-        f"`{t}` ({rec['tasks'][t]['program']}): recovered % (exact / equivalent)" for t in tasks) + " |"
+        f"`{t}` ({_code(rec['tasks'][t]['program'])}): recovered % (exact / equivalent)" for t in tasks) + " |"
     lines = [head, "|---|" + "---|" * len(tasks)]
     for i, noise in enumerate(noises):
         cells = []
@@ -111,5 +116,10 @@ def reframe_comparison(results: Path) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"setting-search": setting_search, "setting-confirm": setting_confirm,
-          "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison}
+def _ends_in_newline(render):
+    return lambda results: render(results) + "\n"
+
+
+BLOCKS = {name: _ends_in_newline(render) for name, render in {
+    "setting-search": setting_search, "setting-confirm": setting_confirm,
+    "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison}.items()}
