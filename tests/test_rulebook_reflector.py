@@ -96,7 +96,7 @@ def test_a_careful_call_keeps_a_rule_that_explains_the_examples_and_rewords_only
 
     hidden = Program.parse("reverse|shift:1")
     examples = make_examples(hidden, sampled_inputs(hidden))
-    reflector = RulebookReflector(seed=4)
+    reflector = RulebookReflector(seed=4, reframe=True)
     # an equivalent rule in another order works too: keep it rather than rewrite it into the simplest form
     for rule in (hidden.instruction, "Shift each letter forward by 1, then reverse the string."):
         prompt = f"{SEED} {rule}"
@@ -116,7 +116,8 @@ def test_without_reframe_a_careful_call_on_a_working_rule_proposes_nothing_and_t
     hidden = Program.parse("reverse|shift:1")
     examples = make_examples(hidden, sampled_inputs(hidden))
     prompt = f"{SEED} {hidden.instruction}"
-    on, off = RulebookReflector(seed=3, noise=0.5), RulebookReflector(seed=3, noise=0.5, reframe=False)
+    on, off = RulebookReflector(seed=3, noise=0.5, reframe=True), RulebookReflector(seed=3, noise=0.5)
+    assert not off.reframe  # off by default: the variants did not change what FST achieves
     for _ in range(20):
         a, b = on.propose(prompt, examples), off.propose(prompt, examples)
         assert on.last_mistake == off.last_mistake  # the same draws: a controlled comparison

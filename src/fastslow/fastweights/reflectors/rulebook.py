@@ -166,7 +166,8 @@ class RulebookReflector:
       sloppy LLM; ``1 - noise`` is its strength.
     - ``seed``: seeds the slips, so a run is reproducible.
     - ``reframe``: whether a careful call on a prompt whose rule already explains every example rewords its
-      framing (True) or proposes nothing (False).
+      framing (True) or proposes nothing (False, the default: the variants did not change what FST achieves
+      beyond the seed spread, docs/results/reframe-comparison.json).
     - ``min_agreement``: when no program explains every pair (noisy feedback, too shallow a search), the
       program explaining the most pairs is used if it explains at least this fraction of them.
     """
@@ -174,7 +175,7 @@ class RulebookReflector:
     name = "rulebook"
 
     def __init__(self, max_depth: int = MAX_DEPTH, examples_seen: int | None = None, noise: float = 0.0,
-                 seed: int = 0, min_agreement: float = 0.5, reframe: bool = True) -> None:
+                 seed: int = 0, min_agreement: float = 0.5, reframe: bool = False) -> None:
         if not 1 <= max_depth <= MAX_DEPTH:
             raise ValueError(f"max_depth must be 1 to {MAX_DEPTH}, got {max_depth}")
         if examples_seen is not None and examples_seen < 1:
