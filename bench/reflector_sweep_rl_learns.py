@@ -78,8 +78,11 @@ def main(argv: list[str]) -> None:
         record = {"runs": run_cell(args.noise, args.seed)}
     else:
         confirm = json.loads(args.confirm.read_text())
-        record = {"task": confirm["program"], "steps": confirm["profile"]["steps"],
-                  "rows": combine([json.loads(p.read_text()) for p in args.parts], confirm)}
+        parts = [json.loads(p.read_text()) for p in args.parts]
+        record = {"task": confirm["program"], "steps": confirm["profile"]["steps"], "rows": combine(parts, confirm),
+                  "parts_provenance": [part["provenance"] for part in parts],
+                  "note": "every cell ran with the simulated reflector's reframe on (the default before issue 18 "
+                          "turned it off); noise 0.5 and RL are the setting's confirm runs"}
     record["provenance"] = provenance(command)
     args.out.write_text(json.dumps(record, indent=1))
 

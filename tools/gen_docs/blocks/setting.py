@@ -116,10 +116,25 @@ def reframe_comparison(results: Path) -> str:
     return "\n".join(lines)
 
 
+def reflector_sweep_rl_learns(results: Path) -> str:
+    rec = _load(results, "reflector-sweep-rl-learns.json")
+    if not rec:
+        return "_no sweep yet_"
+    lines = ["| mistake rate | seed | FST % | GEPA-only % | RL % (same step) | FST - GEPA-only (pts) | FST - RL (pts) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        f = r["final"]
+        lines.append(f"| {r['noise']:g} | {r['seed']} | {_pct(f['fst'])} | {_pct(f['gepa'])} | {_pct(f['rl'])} | "
+                     f"{100 * r['fst_minus_gepa']:+.1f} | {100 * r['fst_minus_rl']:+.1f} |")
+    lines += ["", f"Task `{rec['task']}`, {rec['steps']} steps; {rec['note']}."]
+    return "\n".join(lines)
+
+
 def _ends_in_newline(render):
     return lambda results: render(results) + "\n"
 
 
 BLOCKS = {name: _ends_in_newline(render) for name, render in {
     "setting-search": setting_search, "setting-confirm": setting_confirm,
-    "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison}.items()}
+    "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison,
+    "reflector-sweep-rl-learns": reflector_sweep_rl_learns}.items()}
