@@ -1,4 +1,4 @@
-"""The offline Rulebook reflector: induction from feedback text, incremental edits, the string-only contract,
+"""The simulated (Rulebook) reflector: induction from feedback text, incremental edits, the string-only contract,
 failures and the strength knobs."""
 
 import random
@@ -96,7 +96,7 @@ def test_a_careful_call_keeps_a_rule_that_explains_the_examples_and_rewords_only
 
     hidden = Program.parse("reverse|shift:1")
     examples = make_examples(hidden, sampled_inputs(hidden))
-    reflector = RulebookReflector(seed=4)
+    reflector = RulebookReflector(seed=4, reframe=True)
     # an equivalent rule in another order works too: keep it rather than rewrite it into the simplest form
     for rule in (hidden.instruction, "Shift each letter forward by 1, then reverse the string."):
         prompt = f"{SEED} {rule}"
@@ -110,6 +110,24 @@ def test_a_careful_call_keeps_a_rule_that_explains_the_examples_and_rewords_only
     assert (reflector.stats.calls, reflector.stats.proposals, reflector.stats.failures) == (24, 24, 0)
     # a prompt that is only the rule gets a framing sentence in front
     assert reflector.propose(hidden.instruction, examples).split(" ", 3)[:1] != hidden.instruction.split(" ")[:1]
+
+
+def test_without_reframe_a_careful_call_on_a_working_rule_proposes_nothing_and_the_rest_is_unchanged():
+    hidden = Program.parse("reverse|shift:1")
+    examples = make_examples(hidden, sampled_inputs(hidden))
+    prompt = f"{SEED} {hidden.instruction}"
+    on, off = RulebookReflector(seed=3, noise=0.5, reframe=True), RulebookReflector(seed=3, noise=0.5)
+    assert not off.reframe  # off by default: the variants did not change what FST achieves
+    for _ in range(20):
+        a, b = on.propose(prompt, examples), off.propose(prompt, examples)
+        assert on.last_mistake == off.last_mistake  # the same draws: a controlled comparison
+        if on.last_mistake is None:
+            assert b is None and a is not None and a.endswith(hidden.instruction)
+        else:
+            assert a == b
+    # from the seed prompt there is no working rule yet: reframe changes nothing
+    seeded = [RulebookReflector(seed=1, reframe=r).propose(SEED, examples) for r in (True, False)]
+    assert seeded[0] == seeded[1] == f"{SEED} {hidden.instruction}"
 
 
 def test_parse_instruction_round_trips_random_programs_and_rejects_prose():

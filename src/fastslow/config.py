@@ -212,15 +212,21 @@ class LearnerSection(Section):
 
 
 class ReflectorConfig(Section):
-    kind: Literal["rulebook", "llm", "python"] = Field("rulebook", description="rulebook (offline, Rulebook tasks "
-                                                      "only), llm (any model through litellm), python (your own: id)")
+    kind: Literal["rulebook", "llm", "python"] = Field("rulebook", description="rulebook (the simulated reflector: "
+                                                      "program induction with a mistake rate, Rulebook tasks only), "
+                                                      "llm (any model through litellm), python (your own: id)")
     # python: your own reflector, a class or factory returning an object with propose(current_prompt, examples)
     id: str | None = Field(None, description="kind python: 'package.module:attr' or 'path/to/file.py:attr'")
     args: dict = Field(default_factory=dict, description="kind python: keyword arguments for the class or factory")
-    # rulebook (offline) reflector: its strength knobs
+    # rulebook (the simulated reflector): its strength knobs
     max_depth: int = Field(3, ge=1, le=3)
     examples_seen: int | None = Field(None, ge=1)
-    noise: float = Field(0.0, ge=0, le=1)
+    noise: float = Field(0.0, ge=0, le=1, description="simulated reflector's mistake rate (strength = 1 - noise)")
+    # when the prompt's rule already explains every example, a careful simulated call rewords the framing around
+    # it (on) or proposes nothing (off). The reworded variants are equivalent by construction, and on the RL-learns
+    # setting FST with them ended within the seed spread of FST without (docs/results/reframe-comparison.json), so
+    # the default is off (issue 18, item 5)
+    reframe: bool = Field(False, description="simulated reflector: reword a working prompt's framing")
     # LLM reflector through litellm
     model: str = "openai/gpt-5.2"
     api_base: str | None = None

@@ -8,10 +8,11 @@ the setting it judged was the one it claims to be.
 * ``rl-no-signal`` (``cipher``): RL alone from the seed prompt gets no reward (0/1 reward, pass@16 <= 0.05), so its
   weights never move. FST's gain there is the prompt channel's; claims that compare with a *learning* RL arm are
   "not testable here".
-* ``rl-learns``: RL alone improves (the paper's regime: RL learns, only slower). The task is a placeholder while
-  the search for the right one runs (issue 18); swapping task, reward, lr or steps is a one-line change below.
-
-An FST-distill arm (``mode: fst-distill``) slots in as one more method in ``methods`` and one more section file.
+* ``rl-learns``: RL alone improves (the paper's regime: RL learns, only slower). Task ``tail``
+  (``dedupe|keep_last:3``) with the partial-credit reward, found by a logged search against criteria declared
+  before it (``fastslow.rulebook.setting``: ``RL_LEARNS_CRITERIA``, ``RL_LEARNS_PROFILE``; the search log and the
+  3-seed confirmation are in docs/results/setting-*.json). It also runs the FST-distill arm (``mode: fst-distill``,
+  paper §5.7), judged by the ``distill`` section.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fastslow.experiments.preconditions import rl_gain
+from fastslow.rulebook.setting import RL_LEARNS_CRITERIA, RL_LEARNS_PROFILE
 from fastslow.experiments.verdicts import final_level
 
 
@@ -61,9 +63,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "and RL from the seed prompt never sees a reward", task="cipher",
             criteria=Criteria(told_the_rule_greedy_max=0.5, seed_prompt_pass_at_16_max=0.05),
             experiments=()),
-    Setting("rl-learns", "RL alone learns, and the prompt alone cannot finish the job (placeholder task: stutter "
-            "with a partial-credit reward)", task="stutter", partial_credit=True,
-            criteria=Criteria(rl_gain_min=0.10, gepa_final_max=0.80)),
+    Setting("rl-learns", "RL alone learns, and the prompt alone cannot finish the job: tail (remove repeated "
+            "letters, then keep the last 3) with a partial-credit reward; the prompt carries the instruction, the "
+            "weights must learn the dedupe step", task=RL_LEARNS_PROFILE["task"],
+            partial_credit=RL_LEARNS_PROFILE["partial_credit"],
+            criteria=Criteria(rl_gain_min=RL_LEARNS_CRITERIA["rl_gain_min"],
+                              gepa_final_max=1.0 - RL_LEARNS_CRITERIA["gepa_gap_min"],
+                              seeds_min=RL_LEARNS_CRITERIA["rl_seeds_min"]),
+            overrides={"methods": ("fst", "rl", "gepa", "fst-distill")}),
 )}
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from fastslow.errors import UnknownTaskError
+from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.generator import sample_example
 from fastslow.rulebook.program import Program, random_program
-from fastslow.rulebook.answer import format_answer
 from fastslow.rulebook.verifier import grade
 from fastslow.tasks.base import Messages, Problem, Score, TaskBase, render_messages
 
@@ -130,11 +130,17 @@ NAMED_TASKS: dict[str, tuple[str, str]] = {
     "clip": ("rotate:2|keep_first:3", "depth 2, rarer: RL alone finds a little signal"),
     "stutter": ("double|keep_last:4", "depth 2, rare, and hard even when the rule is stated"),
     "cipher": ("reverse|shift:2|swap_pairs", "depth 3: zero-reward regime for RL alone (like star-graph)"),
+    "tail": ("dedupe|keep_last:3", "depth 2: RL alone learns it (with partial credit) and the stated rule gets the "
+             "base model only about two thirds of the way: the 'RL learns' headline (rulebook.setting)"),
 }
 
 
-def get_task(name: str, seed: int = 0, seed_prompt: str = DEFAULT_SEED_PROMPT, partial_credit: bool = False
-             ) -> RulebookTask:
+def get_task(name: str, seed: int = 0, seed_prompt: str = DEFAULT_SEED_PROMPT, partial_credit: bool = False,
+             program: str | None = None) -> RulebookTask:
+    """A named task, or (``program`` given, ``task.args: {program: ...}``) any Rulebook program under a name of
+    your choosing: how a search over programs runs candidates through the same trainer as the named tasks."""
+    if program is not None:
+        return RulebookTask(name, Program.parse(program), seed_prompt, seed, partial_credit, f"program {program}")
     if name not in NAMED_TASKS:
         raise UnknownTaskError(f"unknown task {name!r}; known Rulebook tasks: {', '.join(NAMED_TASKS)}")
     spec, description = NAMED_TASKS[name]

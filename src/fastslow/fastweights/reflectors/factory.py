@@ -1,4 +1,4 @@
-"""Build the configured reflector: ``rulebook`` (offline), ``llm`` (litellm) or ``python`` (your own).
+"""Build the configured reflector: ``rulebook`` (the simulated reflector), ``llm`` (litellm) or ``python`` (your own).
 
 ``kind: python`` loads ``id: package.module:attr`` (or ``path/to/file.py:attr``, resolved like a task id, see
 ``fastslow.plugins``). ``attr`` is a class or a factory, called with ``args`` (plus ``seed=`` the run seed and
@@ -31,7 +31,8 @@ def build_reflector(cfg: ReflectorConfig, seed: int = 0, max_prompt_chars: int =
     if cfg.kind == "rulebook":
         from fastslow.fastweights.reflectors.rulebook import RulebookReflector
 
-        return RulebookReflector(max_depth=cfg.max_depth, examples_seen=cfg.examples_seen, noise=cfg.noise, seed=seed)
+        return RulebookReflector(max_depth=cfg.max_depth, examples_seen=cfg.examples_seen, noise=cfg.noise, seed=seed,
+                                 reframe=cfg.reframe)
     if cfg.kind == "python":
         return load_reflector(cfg.id, cfg.args, seed=seed, max_prompt_chars=max_prompt_chars)
     from fastslow.fastweights.reflectors.llm import LLMReflector

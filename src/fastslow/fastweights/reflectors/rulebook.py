@@ -1,11 +1,13 @@
-"""The built-in offline reflector: induce the hidden Rulebook program from feedback text, write it into the prompt.
+"""The simulated reflector: induce the hidden Rulebook program from feedback text, write it into the prompt.
 
-It plays the part of an LLM reflector without a network: it reads only the strings GEPA hands any reflector (the
+It simulates an LLM reflector without a network: it reads only the strings GEPA hands any reflector (the
 reflection minibatch: by default 3 examples of input, generated output and feedback), parses the (input, expected
 output) pairs the verifier's feedback names, searches the DSL for the simplest program that explains them, and
 edits the prompt incrementally (the generic text stays; one instruction sentence is added, or replaces the one
-written before). It is a learner, not an oracle: it sees only a few examples and its search is bounded. With
-``noise`` > 0 it also makes the mistakes an LLM reflector makes (``MISTAKES``), so a proposal can be wrong and GEPA
+written before). It is a simulated reflector, close to an oracle when careful: from three examples of the base
+model's rollouts it writes the exact hidden rule (or an equivalent program) in nearly every noise-free call
+(measured per mistake rate: ``fastslow.bench.reflector_recovery``, docs/results/reflector-recovery.json). Its strength is
+set by ``noise``, its mistake rate: with ``noise`` > 0 it makes the mistakes an LLM reflector makes (``MISTAKES``), so a proposal can be wrong and GEPA
 has to test it, and different calls on the same failures propose different prompts (a Pareto front with several
 members):
 
@@ -21,7 +23,9 @@ A call whose prompt's rule already explains every example cannot blame the rule 
 A careful one then keeps the rule and rewrites only the framing around it (``reframe``: another of the generic
 sentences the base model was pretrained with, or none), as an LLM asked to improve a working prompt rewords it
 rather than answering "no change"; the variants are equally good prompts that fail on different problems, which is
-what keeps several prompts on a per-instance Pareto front. A careless call makes one of the mistakes above.
+what keeps several prompts on a per-instance Pareto front. ``reframe=False`` turns this off (the careful call then
+proposes nothing), so whether the reworded variants change what FST achieves can be measured. A careless call
+makes one of the mistakes above.
 ``1 - noise`` is the reflector's strength: the probability that a call is careful.
 """
 
@@ -151,7 +155,7 @@ def induce(pairs: Sequence[Pair], max_depth: int = MAX_DEPTH) -> list[Program]:
 
 
 class RulebookReflector:
-    """Offline reflector for Rulebook tasks: program induction from feedback, incremental prompt edits.
+    """The simulated reflector for Rulebook tasks: program induction from feedback, incremental prompt edits.
 
     Strength knobs (how good a reflector it is):
 
@@ -161,6 +165,9 @@ class RulebookReflector:
     - ``noise``: probability that a call makes one of the mistakes in ``MISTAKES`` (chosen uniformly), like a
       sloppy LLM; ``1 - noise`` is its strength.
     - ``seed``: seeds the slips, so a run is reproducible.
+    - ``reframe``: whether a careful call on a prompt whose rule already explains every example rewords its
+      framing (True) or proposes nothing (False, the default: the variants did not change what FST achieves
+      beyond the seed spread, docs/results/reframe-comparison.json).
     - ``min_agreement``: when no program explains every pair (noisy feedback, too shallow a search), the
       program explaining the most pairs is used if it explains at least this fraction of them.
     """
@@ -168,7 +175,7 @@ class RulebookReflector:
     name = "rulebook"
 
     def __init__(self, max_depth: int = MAX_DEPTH, examples_seen: int | None = None, noise: float = 0.0,
-                 seed: int = 0, min_agreement: float = 0.5) -> None:
+                 seed: int = 0, min_agreement: float = 0.5, reframe: bool = False) -> None:
         if not 1 <= max_depth <= MAX_DEPTH:
             raise ValueError(f"max_depth must be 1 to {MAX_DEPTH}, got {max_depth}")
         if examples_seen is not None and examples_seen < 1:
@@ -177,6 +184,7 @@ class RulebookReflector:
             raise ValueError(f"noise and min_agreement must lie in [0, 1], got {noise} and {min_agreement}")
         self.max_depth, self.examples_seen, self.noise, self.min_agreement = max_depth, examples_seen, noise, \
             min_agreement
+        self.reframe = reframe
         self.rng = random.Random(seed)
         self.stats = ReflectorStats()
         self.last_mistake: str | None = None
@@ -197,7 +205,10 @@ class RulebookReflector:
             # the failures are the policy's execution errors: a careful reflector keeps the rule and rewords the
             # rest, a careless one still "fixes" something
             if mistake is None:
-                return self._proposal(current_prompt, reframe(current_prompt, self.rng))
+                # without reframe a careful call has nothing to change. The variant is drawn either way, so the
+                # rng stream (and every later call) is the same with and without reframe: a controlled comparison
+                variant = reframe(current_prompt, self.rng)
+                return self._proposal(current_prompt, variant if self.reframe else current_prompt)
             if mistake == "over_specific":
                 return self._proposal(current_prompt, add_worked_example(current_prompt, self._failed_pair(seen)))
         program = self._choose(pairs, mistake, seen)
@@ -249,8 +260,7 @@ class RulebookReflector:
 
     def _fail(self, why: str) -> None:
         self.stats.failures += 1
-        self.stats.warnings.append(f"rulebook reflector: {why}")
-        return None
+        self.stats.warnings.append(f"simulated reflector (rulebook): {why}")
 
 
 def _sentences(prompt: str) -> list[str]:

@@ -1,0 +1,140 @@
+"""Docs blocks for the "RL learns" setting (issue 18): the program search, its 3-seed confirmation, the simulated
+reflector's recovery rate, and FST with and without ``reframe``. Every number comes from docs/results/*.json."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+
+def _load(results: Path, name: str) -> dict | None:
+    path = results / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _code(text: str) -> str:
+    """Inline code inside a table cell: the pipes of a program spec must not split the cell."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _final(curve: list) -> float:
+    tail = [v for _, v in curve[-2:]]
+    return sum(tail) / len(tail)
+
+
+def setting_search(results: Path) -> str:
+    log = _load(results, "setting-search.json")
+    if not log:
+        return "_no setting search recorded yet (`python -m fastslow.bench.setting_search`)_"
+    rows = {}
+    for e in log["entries"]:
+        key = (e["program"], e["partial_credit"])
+        row = rows.setdefault(key, {})
+        if e["stage"] == "probe":
+            row["told"], row["pass16"] = e["probe"]["explicit_accuracy"], e["probe"]["seed_prompt_pass_at_16"]
+        for run in e.get("runs", []):
+            if run["seed"] == 0:
+                row[run["mode"]] = (run["curve"][0][1], _final(run["curve"]))
+    head = ("| program | reward | told the rule % | seed-prompt pass@16 % | RL alone, seed 0: start -> final % | "
+            "GEPA-only, seed 0: final % |")
+    lines = [head, "|---|---|---|---|---|---|"]
+    for (program, partial), row in rows.items():
+        rl = f"{_pct(row['rl'][0])} -> {_pct(row['rl'][1])}" if "rl" in row else "-"
+        gepa = _pct(row["gepa"][1]) if "gepa" in row else "-"
+        lines.append(f"| {_code(program)} | {'partial credit' if partial else '0/1'} | {_pct(row.get('told'))} | "
+                     f"{_pct(row.get('pass16'))} | {rl} | {gepa} |")
+    return "\n".join(lines)
+
+
+def setting_confirm(results: Path) -> str:
+    rec = _load(results, "setting-confirm.json")
+    if not rec:
+        return "_no confirmation recorded yet_"
+    v = rec["verdict"]
+    lines = ["| seed | RL alone: start -> final % (gain, pts) | GEPA-only final % | CPU-s RL / GEPA-only / FST |",
+             "|---|---|---|---|"]
+    for seed in sorted({r["seed"] for r in rec["runs"]}):
+        by = {r["mode"]: r for r in rec["runs"] if r["seed"] == seed}
+        rl, gepa = by.get("rl"), by.get("gepa")
+        rl_text = (f"{_pct(rl['curve'][0][1])} -> {_pct(_final(rl['curve']))} "
+                   f"({100 * (_final(rl['curve']) - rl['curve'][0][1]):+.1f})") if rl else "-"
+        cpu = " / ".join(f"{by[m]['cpu_seconds']:.0f}" if m in by else "-" for m in ("rl", "gepa", "fst"))
+        lines.append(f"| {seed} | {rl_text} | {_pct(_final(gepa['curve'])) if gepa else '-'} | {cpu} |")
+    c = v["criteria"]
+    lines.append("")
+    lines.append(f"Criteria (declared in `fastslow.rulebook.setting`): RL gains >= {100 * c['rl_gain_min']:.0f} pts in "
+                 f">= {c['rl_seeds_min']} seeds: **{'met' if v['rl_learns'] else 'not met'}** "
+                 f"({v['rl_improved_seeds']} seeds); GEPA-only plateaus >= {100 * c['gepa_gap_min']:.0f} pts below "
+                 f"100 %: **{'met' if v['gepa_plateaus_below'] else 'not met'}** (mean "
+                 f"{_pct(v['gepa_final_mean'])} %). Told the rule (greedy): {_pct(rec.get('told_the_rule'))} %.")
+    return "\n".join(lines)
+
+
+def reflector_recovery(results: Path) -> str:
+    rec = _load(results, "reflector-recovery.json")
+    if not rec:
+        return "_no recovery measurement yet (`python -m fastslow.bench.reflector_recovery`)_"
+    tasks = list(rec["tasks"])
+    noises = [row["noise"] for row in rec["tasks"][tasks[0]]["rows"]]
+    head = "| mistake rate (strength) | " + " | ".join(
+        f"`{t}` ({_code(rec['tasks'][t]['program'])}): recovered % (exact / equivalent)" for t in tasks) + " |"
+    lines = [head, "|---|" + "---|" * len(tasks)]
+    for i, noise in enumerate(noises):
+        cells = []
+        for t in tasks:
+            row = rec["tasks"][t]["rows"][i]
+            cells.append(f"{_pct(row['recovered'])} ({_pct(row['exact'])} / {_pct(row['equivalent'])})")
+        lines.append(f"| {noise:g} ({1 - noise:g}) | " + " | ".join(cells) + " |")
+    calls = {t: rec["tasks"][t]["calls"] for t in tasks}
+    lines.append("")
+    lines.append("Calls per cell: " + ", ".join(f"`{t}` {n}" for t, n in calls.items()) + f"; each call sees "
+                 f"{rec['minibatch_size']} examples ({rec['source']}).")
+    return "\n".join(lines)
+
+
+def reframe_comparison(results: Path) -> str:
+    rec = _load(results, "reframe-comparison.json")
+    if not rec:
+        return "_no reframe comparison yet_"
+    lines = ["| FST | final % per seed | mean ± std % | distinct prompts / round |", "|---|---|---|---|"]
+    for arm in ("on", "off"):
+        finals = [r["final"] for r in rec["arms"][arm]]
+        sd = statistics.stdev(finals) if len(finals) > 1 else 0.0
+        distinct = [d for r in rec["arms"][arm] for d in r["distinct_per_round"]]
+        lines.append(f"| reframe {arm} | {' / '.join(_pct(f) for f in finals)} | "
+                     f"{100 * statistics.mean(finals):.1f} ± {100 * sd:.1f} | "
+                     f"{statistics.mean(distinct):.2f} |")
+    lines.append("")
+    lines.append(f"Task `{rec['task']}`, {rec['steps']} steps, simulated reflector mistake rate {rec['noise']}; "
+                 f"difference of means {100 * rec['difference']:+.1f} pts vs the larger seed std "
+                 f"{100 * rec['spread']:.1f} pts: {rec['decision']}.")
+    return "\n".join(lines)
+
+
+def reflector_sweep_rl_learns(results: Path) -> str:
+    rec = _load(results, "reflector-sweep-rl-learns.json")
+    if not rec:
+        return "_no sweep yet_"
+    lines = ["| mistake rate | seed | FST % | GEPA-only % | RL % (same step) | FST - GEPA-only (pts) | FST - RL (pts) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        f = r["final"]
+        lines.append(f"| {r['noise']:g} | {r['seed']} | {_pct(f['fst'])} | {_pct(f['gepa'])} | {_pct(f['rl'])} | "
+                     f"{100 * r['fst_minus_gepa']:+.1f} | {100 * r['fst_minus_rl']:+.1f} |")
+    lines += ["", f"Task `{rec['task']}`, {rec['steps']} steps; {rec['note']}."]
+    return "\n".join(lines)
+
+
+def _ends_in_newline(render):
+    return lambda results: render(results) + "\n"
+
+
+BLOCKS = {name: _ends_in_newline(render) for name, render in {
+    "setting-search": setting_search, "setting-confirm": setting_confirm,
+    "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison,
+    "reflector-sweep-rl-learns": reflector_sweep_rl_learns}.items()}
