@@ -18,7 +18,8 @@ from gen_docs.common import _load, _ms, _pct, _table
 OLD = "rl-no-signal (older single-setting run, rules without preconditions)"
 NAMES = {"data_efficiency": "data efficiency (steps to RL's peak)", "asymptote": "higher fitted asymptote",
          "kl": "less KL to the base at matched reward", "forgetting": "less forgetting than RL",
-         "plasticity": "plasticity", "continual": "continual learning", "quadrant": "the joint quadrant cell is best"}
+         "plasticity": "plasticity", "continual": "continual learning", "quadrant": "the joint quadrant cell is best",
+         "distill": "FST > FST-distill > GEPA-only"}
 
 
 def headlines(results: Path) -> tuple[dict, dict]:
