@@ -42,21 +42,31 @@ Layout, one concept per module: ``launch`` (the supported TRL version; the launc
 parameters, and its sampler), ``rollouts`` (slot assignment, ``FSTRolloutFunc``, ``FSTReward``), ``grpo_trainer``
 (``FSTGRPOTrainer``), ``callback`` (``FSTCallback``: GEPA rounds, metrics, evaluation, checkpoints), ``run``
 (``grpo_args``, ``build_trl_trainer``, ``run_trl``). trl and transformers are imported inside functions only, so
-``import fastslow`` and ``fst --help`` never load them.
+``import fastslow`` and ``fst --help`` never load them. The names below load on first use, so that the run
+config's ``trl`` section (``integrations/trl/config.py``, imported by ``fastslow.config``) imports none of this.
 """
 
-from fastslow.integrations.trl.engine import FSTEngine
-from fastslow.integrations.trl.launch import SUPPORTED_TRL_VERSION, check_trl_version, process_count
-from fastslow.integrations.trl.rollouts import FSTReward, FSTRolloutFunc, slot_prompts
-from fastslow.integrations.trl.run import build_trl_trainer, grpo_args, run_trl
+from importlib import import_module
 
-# the module's other names, importable from here as before it became a package
-from fastslow.integrations.trl.callback import TRL_TO_NATIVE, _callback_class, task_problem_ids  # noqa: F401
-from fastslow.integrations.trl.engine import DEBUG_ENV, STATE_FILE  # noqa: F401
-from fastslow.integrations.trl.grpo_trainer import _trainer_class  # noqa: F401
-from fastslow.integrations.trl.launch import process_rank  # noqa: F401
-from fastslow.integrations.trl.policy import full_model, sampler_for  # noqa: F401
-from fastslow.integrations.trl.run import OWNED_ARGS, latest_checkpoint  # noqa: F401
+_WHERE = {
+    "FSTEngine": "engine", "DEBUG_ENV": "engine", "STATE_FILE": "engine",
+    "SUPPORTED_TRL_VERSION": "launch", "check_trl_version": "launch", "process_count": "launch",
+    "process_rank": "launch",
+    "FSTReward": "rollouts", "FSTRolloutFunc": "rollouts", "slot_prompts": "rollouts",
+    "build_trl_trainer": "run", "grpo_args": "run", "run_trl": "run", "OWNED_ARGS": "run",
+    "latest_checkpoint": "run",
+    # the module's other names, importable from here as before it became a package
+    "TRL_TO_NATIVE": "callback", "_callback_class": "callback", "task_problem_ids": "callback",
+    "_trainer_class": "grpo_trainer", "full_model": "policy", "sampler_for": "policy",
+}
 
 __all__ = ["FSTEngine", "FSTReward", "FSTRolloutFunc", "SUPPORTED_TRL_VERSION", "build_trl_trainer",
            "check_trl_version", "grpo_args", "process_count", "run_trl", "slot_prompts"]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'fastslow.integrations.trl' has no attribute {name!r}")
+    value = getattr(import_module(f"fastslow.integrations.trl.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
