@@ -28,8 +28,8 @@ def test_every_block_is_known_and_every_verdict_is_stated():
     heads, _ = headlines(ROOT / "docs/results")
     readme = (ROOT / "README.md").read_text()
     for h in heads.values():
-        claims = h["summary"]["claims"]
-        assert len(claims) >= 7 and all(c["verdict"] in VERDICT_WORDS for c in claims)
+        claims = [c for c in h["summary"]["claims"] if c["verdict"] != "not run"]  # run in the other setting
+        assert len(h["summary"]["claims"]) >= 7 and claims and all(c["verdict"] in VERDICT_WORDS for c in claims)
         for verdict in {c["verdict"] for c in claims}:
             assert f"**{verdict}**" in readme
 

@@ -71,7 +71,9 @@ def main(argv: list[str]) -> None:
     ap.add_argument("parts", nargs="*", type=Path)
     ap.add_argument("--noise", type=float)
     ap.add_argument("--seed", type=int)
-    ap.add_argument("--confirm", type=Path)
+    ap.add_argument("--confirm", type=Path, help="the mistake-rate-0.5 cell and RL: a setting-confirm.json, or "
+                    "the same layout built from a demo's rl-learns results")
+    ap.add_argument("--note", default="", help="what the combined record should say about its cells")
     args = ap.parse_args(argv)
     command = "python -m fastslow.bench.reflector_sweep_rl_learns " + " ".join(argv)
     if args.stage == "run":
@@ -81,8 +83,8 @@ def main(argv: list[str]) -> None:
         parts = [json.loads(p.read_text()) for p in args.parts]
         record = {"task": confirm["program"], "steps": confirm["profile"]["steps"], "rows": combine(parts, confirm),
                   "parts_provenance": [part["provenance"] for part in parts],
-                  "note": "every cell ran with the simulated reflector's reframe on (the default before issue 18 "
-                          "turned it off); noise 0.5 and RL are the setting's confirm runs"}
+                  "confirm_provenance": confirm.get("provenance"),
+                  "note": args.note or "noise 0.5 and RL are the --confirm file's runs"}
     record["provenance"] = provenance(command)
     args.out.write_text(json.dumps(record, indent=1))
 
