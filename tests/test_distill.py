@@ -59,7 +59,8 @@ def test_gradient_matches_finite_differences(base_model, monkeypatch):
     student = copy.deepcopy(model).double().train()
     teacher = copy.deepcopy(model).double().eval()
     samples = _samples(tok, "", "Reverse the string.")
-    loss = lambda: distill_loss(student, teacher, samples, tok.pad_token_id)["loss"]
+    def loss():
+        return distill_loss(student, teacher, samples, tok.pad_token_id)["loss"]
     distill_loss(student, teacher, samples, tok.pad_token_id, backward=lambda x: x.backward())
     gen = torch.Generator().manual_seed(0)
     params = [p for p in student.parameters()]

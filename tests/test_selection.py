@@ -37,8 +37,9 @@ def test_paired_statistic_and_ties():
 def test_paired_minibatch_acceptance_rejects_ties_and_single_lucky_wins():
     crit = acceptance_criterion("paired")
     assert isinstance(crit, PairedAcceptance)
-    prop = lambda before, after: SimpleNamespace(subsample_scores_before=before,
-                                                 subsample_scores_after=after)
+    def prop(before, after):
+        return SimpleNamespace(subsample_scores_before=before,
+                                                     subsample_scores_after=after)
     assert not crit.should_accept(prop([0, 1, 0], [0, 1, 0]), None)
     assert not crit.should_accept(prop([0, 1, 0], [1, 1, 0]), None)
     assert crit.should_accept(prop([0, 1, 0], [1, 1, 1]), None)

@@ -79,7 +79,8 @@ def main(argv=None) -> None:
     jobs = [(arm, m, float(n), int(s), args.steps, str(args.runs)) for s in args.seeds.split(",")
             for n in args.noises.split(",") for m in args.methods.split(",") for arm in args.arms.split(",")]
     previous = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
-    key = lambda r: (r["arm"], r["method"], r["noise"], r["seed"], r["steps"])
+    def key(r):
+        return (r["arm"], r["method"], r["noise"], r["seed"], r["steps"])
     for extra in args.merge:
         have = {key(r) for r in previous}
         previous += [r for r in json.loads(Path(extra).read_text())["rows"] if key(r) not in have]

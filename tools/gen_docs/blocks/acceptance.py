@@ -38,7 +38,8 @@ def acceptance_rl(results: Path) -> str:
     first = [d[s]["curve"][0][1] for s in seeds]
     last = [d[s]["curve"][-1][1] for s in seeds]
     secs = [d[s]["seconds"] for s in seeds]
-    pct = lambda v: f"{100 * v:.0f} %"
+    def pct(v):
+        return f"{100 * v:.0f} %"
     return _table(["step"] + [f"{s.replace('seed', 'seed ')} mean@4 / KL" for s in seeds], rows) + (
         f"\nEach run took {_range(secs, lambda v: f'{v:.0f}')} s (target <= 20 min). RL alone lifts mean@4 from "
         f"{_range(first, pct)} to {_range(last, pct)}.\n")
@@ -57,7 +58,8 @@ def acceptance_gepa(results: Path) -> str:
         first = [r["curve"][1][1] for r in runs]
         last = [r["curve"][-1][1] for r in runs]
         calls = [r["calls"][-1] for r in runs]
-        two = lambda v: f"{v:.2f}"
+        def two(v):
+            return f"{v:.2f}"
         rows.append([t, _range(base, two), _range(first, two), _seeds(last, lambda v: f"{v:.3f}"),
                      f"{told[t]['explicit_accuracy']:.3f}",
                      f"{_range([c[1] for c in calls])} + {_range([c[2] for c in calls])}",

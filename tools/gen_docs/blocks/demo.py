@@ -8,6 +8,8 @@ had a name, judged by older rules without preconditions), which is shown as such
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 from fastslow.experiments.sections.setting import criteria_rows
@@ -96,14 +98,27 @@ def _pts(ms: dict | None) -> str:
     return "n/a" if not ms or ms.get("mean") is None else f"{100 * ms['mean']:+.1f} ± {100 * ms['std']:.1f} points"
 
 
-def _findings(name: str, s: dict, cfg: dict) -> str:
+def _recovery(results: Path, task: str, noise: float) -> str:
+    """The simulated reflector's measured exact-rule recovery on ``task`` at ``noise`` (reflector-recovery.json), to
+    stand next to every result that uses it; empty where it was not measured."""
+    path = results / "reflector-recovery.json"
+    rows = (json.loads(path.read_text()).get("tasks", {}).get(task) or {}).get("rows", []) if path.is_file() else []
+    row = next((r for r in rows if abs(r["noise"] - noise) < 1e-9), None)
+    if row is None:
+        return ""
+    return (f" (on `{task}` at that rate it writes the hidden rule, or an equivalent one, in {_pct(row['recovered'])} "
+            "of its calls: BENCHMARKS section 17)")
+
+
+def _findings(name: str, s: dict, cfg: dict, results: Path) -> str:
     st = s["setting"]
     groups: dict[str, list[str]] = {}
     for c in s["claims"]:
         groups.setdefault(c["verdict"], []).append(NAMES.get(c["id"], c["id"]))
     reward = " (partial-credit reward)" if st.get("partial_credit") else ""
     first = (f"*{name}*: `{st['task']}`{reward}, told-the-rule greedy accuracy {_pct(st['told_the_rule_greedy'])}, "
-             f"{len(cfg['seeds'])} seeds, simulated reflector with mistake rate {cfg['reflector_noise']}.")
+             f"{len(cfg['seeds'])} seeds, simulated reflector with mistake rate {cfg['reflector_noise']}"
+             f"{_recovery(results, st['task'], cfg['reflector_noise'])}.")
     parts = [first]
     arms = st.get("arms")
     if arms:
@@ -145,8 +160,9 @@ def _findings(name: str, s: dict, cfg: dict) -> str:
 
 def readme_findings(results: Path) -> str:
     heads, run = headlines(results)
-    paras = [_findings(name, h["summary"], h["settings"]) for name, h in heads.items()]
-    return "\n\n".join(paras) + f"\n\n({run['cpu_seconds'] / 60:.1f} CPU-minutes in all.)\n"
+    paras = [_findings(name, h["summary"], h["settings"], results) for name, h in heads.items()]
+    wall = f"{run['wall_seconds'] / 60:.1f} minutes wall-clock, " if run.get("wall_seconds") else ""
+    return "\n\n".join(paras) + f"\n\n({wall}{run['cpu_seconds'] / 60:.1f} CPU-minutes in all.)\n"
 
 
 BLOCKS = {"demo-setting": demo_setting, "demo-claims": demo_claims, "demo-time-to-accuracy": time_to_accuracy,

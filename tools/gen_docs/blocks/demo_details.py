@@ -118,7 +118,8 @@ def speed_curves(results: Path) -> str:
                 worst = (z, step)
         fb = [seed[-1][1] for seed in b[:n]]
         fa = [seed[-1][1] for seed in a[:n]]
-        sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
+        def sd(v):
+            return statistics.stdev(v) if len(v) > 1 else 0.0
         rows.append([method, f"{100 * statistics.mean(fb):.1f} ± {100 * sd(fb):.1f} %",
                      f"{100 * statistics.mean(fa):.1f} ± {100 * sd(fa):.1f} %",
                      " / ".join(f"{100 * v:.1f}" for v in fb), " / ".join(f"{100 * v:.1f}" for v in fa),

@@ -123,7 +123,8 @@ def sampler_backends(results: Path) -> str:
              ("shipped base model (1.7M)", "base"))
     runs = {name: _load(results, f"bench-sampler-vllm-{name}.json") for _, name in names
             if (results / f"bench-sampler-vllm-{name}.json").exists()}
-    dtype = lambda d: d.get("dtype", d.get("vllm_dtype", "fp32"))
+    def dtype(d):
+        return d.get("dtype", d.get("vllm_dtype", "fp32"))
     rows, steps, smol = [], [], []
     for label, name in names:
         if name not in runs:

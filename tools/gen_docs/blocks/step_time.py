@@ -28,7 +28,8 @@ def _step_time(d: dict) -> str:
     labels = (("rl", "rl"), ("fst_no_reuse", "fst, no reuse"), ("fst_reuse", "fst, reuse"),
               ("fst_no_reuse_unbatched_rounds", "fst, no reuse, GEPA one pair per call (before)"),
               ("fst_reuse_unbatched_rounds", "fst, reuse, GEPA one pair per call (before)"))
-    x = lambda v: f" ({v:.2f}x rl)"
+    def x(v):
+        return f" ({v:.2f}x rl)"
     out = []
     for arm_set, title in (("same_work", "Same trained work (zero-variance groups kept in every arm)"),
                            ("defaults", "Defaults (zero-variance groups dropped)")):
@@ -120,7 +121,8 @@ def _step_time(d: dict) -> str:
 def _step_time_seeds(spread: dict) -> str:
     """The same-work set's ratios to RL over seeds (``step_time.seed_spread``): each seed an interleaved run."""
     labels = (("fst_no_reuse", "fst, no reuse"), ("fst_reuse", "fst, reuse"))
-    x = lambda ms: _ms(ms, pct=False, suffix="x")
+    def x(ms):
+        return _ms(ms, pct=False, suffix="x")
     rows = []
     for key, label in labels:
         r = spread["ratios"][key]

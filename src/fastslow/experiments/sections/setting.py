@@ -48,7 +48,8 @@ def summarise(results: dict, summary: dict, details: dict, pre: dict) -> None:
 def criteria_rows(st: dict) -> list[list]:
     """(criterion, declared, measured, met) rows; old results (one headline, base-model criteria only) too."""
     c, met, arms = st["criteria"], st.get("met") or {}, st.get("arms") or {}
-    per = lambda vs: " / ".join("n/a" if v is None else f"{100 * v:.1f}" for v in vs)
+    def per(vs):
+        return " / ".join("n/a" if v is None else f"{100 * v:.1f}" for v in vs)
     need = arms.get("seeds_needed")
     rows = [["told-the-rule greedy accuracy (base model)",
              f"<= {c['told_the_rule_greedy_max']}" if c.get("told_the_rule_greedy_max") is not None else "reported",

@@ -91,7 +91,8 @@ def _trainer_class():
             behaviour = behaviour.to(device)
             row_keep = torch.tensor([k for k in keep for _ in range(G)], device=device)
             group_ids = torch.arange(len(groups), device=device).repeat_interleave(G)
-            total = lambda x: self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
+            def total(x):
+                return self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
             weights = token_weights(mask, group_ids, self.fst_loss.aggregation(L.aggregation),
                                     self.fst_learner.max_completion_len, keep=row_keep, total=total)
             self.fst_skip = total(row_keep.float().sum()).item() == 0
