@@ -7,6 +7,10 @@ from typer.testing import CliRunner
 from fastslow.cli import app
 
 
+def top_noise(out):
+    return json.loads((out / "rl-no-signal" / "results.json").read_text())["settings"]["reflector_noise"]
+
+
 def test_demo_quick_writes_both_settings_with_figures_a_broken_loop_would_miss(tmp_path):
     """The quick profile (seed 0, two GEPA rounds) end to end in both headline settings. Besides the files, the
     figures it produces must fall in ranges that only a working loop reaches. rl-no-signal (cipher): the declared
@@ -31,6 +35,8 @@ def test_demo_quick_writes_both_settings_with_figures_a_broken_loop_would_miss(t
     assert s["verdicts"]["distill"] == "not run"  # the FST-distill arm runs in rl-learns only
     setting = s["setting"]
     assert setting["task"] == "cipher" and setting["all_met"]
+    rec = setting["reflector_recovery"]  # the simulated reflector's strength, measured in every run
+    assert rec["calls"] == 100 and 0.0 <= rec["recovered"] <= 1.0 and rec["noise"] == top_noise(tmp_path)
     assert 0.15 <= setting["told_the_rule_greedy"] <= 0.4 and setting["seed_prompt_pass_at_16"] <= 0.05
     curves = {m: report_curve(tmp_path / "rl-no-signal", m) for m in ("fst", "rl", "gepa")}
     assert max(y for _, y in curves["rl"]) <= 0.03  # zero-reward regime: RL alone cannot start

@@ -158,3 +158,14 @@ def test_fst_distill_claim_needs_the_whole_ordering_in_every_seed():
     # no fst-distill arm in the setting: the claim is not run, never judged
     no_arm = summarise({"data_efficiency": _de(_rise(0, 0.5), _rise(0, 0.2))})
     assert _claim(no_arm, "distill")["verdict"] == "not run"
+
+
+def test_the_setting_table_shows_the_simulated_reflectors_measured_strength():
+    from fastslow.experiments.sections.setting import criteria_rows
+
+    st = {"criteria": {"told_the_rule_greedy_max": None, "seed_prompt_pass_at_16_max": None},
+          "told_the_rule_greedy": 0.5, "seed_prompt_pass_at_16": 0.3,
+          "reflector_recovery": {"noise": 0.5, "calls": 100, "recovered": 0.48, "exact": 0.48, "equivalent": 0.0}}
+    rows = criteria_rows(st)
+    assert any("simulated reflector at mistake rate 0.5" in r[0] and r[2] == "48.0%" for r in rows)
+    assert not any("simulated reflector" in r[0] for r in criteria_rows({**st, "reflector_recovery": None}))

@@ -65,7 +65,7 @@ def classify(prompt: str | None, task, inputs: list[str]) -> str:
     return "wrong"
 
 
-def measure(task_name: str, calls: int, noises: list[float], seed: int) -> dict:
+def measure(task_name: str, calls: int, noises: list[float], seed: int, log=print) -> dict:
     task = load_task(f"rulebook/{task_name}", seed=seed)
     start = time.time()
     batches = minibatches(task, calls, seed)
@@ -85,7 +85,7 @@ def measure(task_name: str, calls: int, noises: list[float], seed: int) -> dict:
         out["rows"].append({"noise": noise, "strength": round(1 - noise, 4), "recovered": recovered / calls,
                             "exact": counts["exact"] / calls, "equivalent": counts["equivalent"] / calls,
                             "counts": dict(counts), "mistakes": dict(mistakes)})
-        print(f"{task_name} noise {noise}: recovered {recovered}/{calls} ({dict(counts)})", flush=True)
+        log(f"{task_name} noise {noise}: recovered {recovered}/{calls} ({dict(counts)})")
     out["seconds"] = round(time.time() - start, 1)
     return out
 

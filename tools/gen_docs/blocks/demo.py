@@ -98,16 +98,20 @@ def _pts(ms: dict | None) -> str:
     return "n/a" if not ms or ms.get("mean") is None else f"{100 * ms['mean']:+.1f} ± {100 * ms['std']:.1f} points"
 
 
-def _recovery(results: Path, task: str, noise: float) -> str:
-    """The simulated reflector's measured exact-rule recovery on ``task`` at ``noise`` (reflector-recovery.json), to
-    stand next to every result that uses it; empty where it was not measured."""
-    path = results / "reflector-recovery.json"
-    rows = (json.loads(path.read_text()).get("tasks", {}).get(task) or {}).get("rows", []) if path.is_file() else []
-    row = next((r for r in rows if abs(r["noise"] - noise) < 1e-9), None)
+def _recovery(results: Path, st: dict, noise: float) -> str:
+    """The simulated reflector's measured recovery of the hidden rule on the setting's task at ``noise``, to stand
+    next to every result that uses it: the demo run's own measurement, else reflector-recovery.json; empty where
+    neither measured it."""
+    row, where = st.get("reflector_recovery"), "measured in this run"
+    if row is None:
+        path = results / "reflector-recovery.json"
+        task = (json.loads(path.read_text()).get("tasks", {}).get(st["task"]) or {}) if path.is_file() else {}
+        row = next((r for r in task.get("rows", []) if abs(r["noise"] - noise) < 1e-9), None)
+        where = "BENCHMARKS section 17"
     if row is None:
         return ""
-    return (f" (on `{task}` at that rate it writes the hidden rule, or an equivalent one, in {_pct(row['recovered'])} "
-            "of its calls: BENCHMARKS section 17)")
+    return (f" (on `{st['task']}` at that rate it writes the hidden rule, or an equivalent one, in "
+            f"{_pct(row['recovered'])} of its calls: {where})")
 
 
 def _findings(name: str, s: dict, cfg: dict, results: Path) -> str:
@@ -118,7 +122,7 @@ def _findings(name: str, s: dict, cfg: dict, results: Path) -> str:
     reward = " (partial-credit reward)" if st.get("partial_credit") else ""
     first = (f"*{name}*: `{st['task']}`{reward}, told-the-rule greedy accuracy {_pct(st['told_the_rule_greedy'])}, "
              f"{len(cfg['seeds'])} seeds, simulated reflector with mistake rate {cfg['reflector_noise']}"
-             f"{_recovery(results, st['task'], cfg['reflector_noise'])}.")
+             f"{_recovery(results, st, cfg['reflector_noise'])}.")
     parts = [first]
     arms = st.get("arms")
     if arms:

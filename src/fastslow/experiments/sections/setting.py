@@ -1,6 +1,9 @@
 """The headline setting: its declared criteria (``experiments/settings.py``) and what this run measured of them.
 The base-model criteria (told-the-rule accuracy, seed-prompt pass@16) are measured here before any training; the
-RL and GEPA-only ones by ``Suite.check_criteria`` on those arms, before FST runs."""
+RL and GEPA-only ones by ``Suite.check_criteria`` on those arms, before FST runs. The simulated reflector's strength
+is measured here too, on this task at this run's mistake rate (``fastslow.bench.reflector_recovery``: the share of
+reflection calls that write the hidden rule or an equivalent one), so that every report shows how close to an
+oracle the reflector behind its results was."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import asdict
 from fastslow.experiments.html import esc, table
 from fastslow.experiments.verdicts import fmt
 
+RECOVERY_CALLS = 100  # reflection minibatches for the reflector's recovery rate (a few seconds on the base model)
 NAME = "setting"
 TITLE = "Headline setting"
 SUMMARY_KEYS = ("setting",)
@@ -32,9 +36,18 @@ def measure(suite) -> dict:
         met["seed_prompt_pass_at_16"] = pass16 <= c.seed_prompt_pass_at_16_max
     suite.log(f"setting {st.name}: {p.task}: told-the-rule greedy {told:.3f}, seed-prompt pass@16 {pass16:.3f}"
               + (f"; base-model criteria met: {all(met.values())}" if met else ""))
+    recovery = None
+    if p.model == "base":  # the measurement samples reflection minibatches from the shipped base model
+        from fastslow.bench.reflector_recovery import measure as measure_recovery
+
+        row = measure_recovery(p.task, RECOVERY_CALLS, [p.reflector_noise], seed=0, log=lambda _: None)["rows"][0]
+        recovery = {"noise": row["noise"], "calls": RECOVERY_CALLS, "recovered": row["recovered"],
+                    "exact": row["exact"], "equivalent": row["equivalent"]}
+        suite.log(f"setting {st.name}: the simulated reflector at mistake rate {p.reflector_noise} writes the hidden "
+                  f"rule (or an equivalent) in {100 * row['recovered']:.0f} % of {RECOVERY_CALLS} calls")
     return {"name": st.name, "description": st.description, "task": p.task, "partial_credit": st.partial_credit,
             "criteria": asdict(c), "told_the_rule_greedy": told, "seed_prompt_pass_at_16": pass16, "met": met,
-            "all_met": all(met.values()), "program": entry.get("program")}
+            "all_met": all(met.values()), "program": entry.get("program"), "reflector_recovery": recovery}
 
 
 def summarise(results: dict, summary: dict, details: dict, pre: dict) -> None:
@@ -57,6 +70,10 @@ def criteria_rows(st: dict) -> list[list]:
             ["seed-prompt pass@16 (base model)",
              f"<= {c['seed_prompt_pass_at_16_max']}" if c.get("seed_prompt_pass_at_16_max") is not None
              else "reported", fmt(st["seed_prompt_pass_at_16"], True), met.get("seed_prompt_pass_at_16", "-")]]
+    rec = st.get("reflector_recovery")
+    if rec:
+        rows.append([f"simulated reflector at mistake rate {rec['noise']}: calls writing the hidden rule (or an "
+                     f"equivalent), of {rec['calls']}", "reported", fmt(rec["recovered"], True), "-"])
     if arms:
         if c.get("rl_gain_min") is not None:
             rows.append([f"RL alone improves (final - first evaluation, points) in >= {need} seeds",
