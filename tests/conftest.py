@@ -28,13 +28,6 @@ def base_model():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny randomly initialised model with the real tokenizer, saved as a model folder (fast plumbing tests)."""
-    from fastslow.model.pretrain import PretrainConfig, build_model
-    from fastslow.model.tokenizer import build_tokenizer
+    from fastslow.model.pretrain import save_tiny_model
 
-    path = tmp_path_factory.mktemp("tiny-model")
-    tok = build_tokenizer()
-    model = build_model(PretrainConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
-                                       num_kv_heads=1, head_dim=16), tok)
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))

@@ -50,23 +50,12 @@ from fastslow.checkpoint import complete_checkpoints, verify  # noqa: E402
 from fastslow.config import parse_config  # noqa: E402
 from fastslow.errors import FastSlowError  # noqa: E402
 from fastslow.metrics import read_jsonl  # noqa: E402
+from fastslow.model.pretrain import save_tiny_model  # noqa: E402
 from fastslow.provenance import provenance  # noqa: E402
 from fastslow.sampling.hf import HFSampler  # noqa: E402
 from fastslow.trainer import Trainer  # noqa: E402
 
 STEPS = 6
-
-
-def tiny_model(where: Path) -> Path:
-    from fastslow.model.pretrain import PretrainConfig, build_model
-    from fastslow.model.tokenizer import build_tokenizer
-
-    tok = build_tokenizer()
-    model = build_model(PretrainConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
-                                       num_kv_heads=1, head_dim=16), tok)
-    model.save_pretrained(where)
-    tok.save_pretrained(where)
-    return where
 
 
 def config(model: Path, out: Path, mode: str = "fst", reflector: dict | None = None, task: dict | None = None):
@@ -355,7 +344,7 @@ def main() -> None:
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="fst-faults-") as tmp:
         tmp = Path(tmp)
-        model = tiny_model(tmp / "model")
+        model = save_tiny_model(tmp / "model")
         references = {}
         for mode in ("rl", "fst"):
             out = tmp / f"reference-{mode}"

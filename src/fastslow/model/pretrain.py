@@ -59,6 +59,19 @@ def build_model(cfg: PretrainConfig, tok) -> Qwen3ForCausalLM:
     return model
 
 
+def save_tiny_model(where: Path) -> Path:
+    """A tiny randomly initialised model (2 layers, hidden 32) with the real tokenizer, saved as a model folder:
+    the cheapest real Qwen3 for plumbing tests and fault benchmarks, where what the weights know does not matter."""
+    from fastslow.model.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    model = build_model(PretrainConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
+                                       num_kv_heads=1, head_dim=16), tok)
+    model.save_pretrained(where)
+    tok.save_pretrained(where)
+    return where
+
+
 def encode_example(tok, messages, answer: str) -> tuple[list[int], list[int]]:
     """Token ids and labels; only the answer and its end token are trained on."""
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -3,7 +3,7 @@
 The names below load on first use, so that ``fastslow.sampling.config`` (the run config's ``rollout`` section,
 imported by ``fastslow.config``) does not pull torch and the samplers into every config load."""
 
-from importlib import import_module
+from fastslow.lazy import lazy_names
 
 _WHERE = {"Completion": "base", "Sampler": "base", "SamplingParams": "base", "BackendUnavailable": "errors",
           "SamplerError": "errors", "build_sampler": "factory", "HFSampler": "hf"}
@@ -12,9 +12,4 @@ __all__ = ["BackendUnavailable", "Completion", "HFSampler", "Sampler", "SamplerE
            "build_sampler"]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'fastslow.sampling' has no attribute {name!r}")
-    value = getattr(import_module(f"fastslow.sampling.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE)

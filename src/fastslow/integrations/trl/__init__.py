@@ -46,7 +46,7 @@ parameters, and its sampler), ``rollouts`` (slot assignment, ``FSTRolloutFunc``,
 config's ``trl`` section (``integrations/trl/config.py``, imported by ``fastslow.config``) imports none of this.
 """
 
-from importlib import import_module
+from fastslow.lazy import lazy_names
 
 _WHERE = {
     "FSTEngine": "engine", "DEBUG_ENV": "engine", "STATE_FILE": "engine",
@@ -64,9 +64,4 @@ __all__ = ["FSTEngine", "FSTReward", "FSTRolloutFunc", "SUPPORTED_TRL_VERSION", 
            "check_trl_version", "grpo_args", "process_count", "run_trl", "slot_prompts"]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'fastslow.integrations.trl' has no attribute {name!r}")
-    value = getattr(import_module(f"fastslow.integrations.trl.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE)
