@@ -52,3 +52,53 @@ def send_json_bytes(handler, status: int, body: bytes) -> None:
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def vllm_server(model, served_name: str, log, start_timeout: float, *extra_args: str):
+    """Run vLLM's OpenAI-compatible server on a free 127.0.0.1 port for a test (CPU, fp32, eager, seed 0): waits
+    until ``/v1/models`` answers (a server that exits or misses ``start_timeout`` fails the test with the tail of
+    ``log``), yields the base URL, and ends the server's whole process group (its engine-core child too)."""
+    import contextlib
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import pytest
+
+    @contextlib.contextmanager
+    def serve():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+        env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # a real server process: vLLM's own process layout
+        with open(log, "w") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
+                                     str(model), "--served-model-name", served_name, "--dtype", "float32",
+                                     "--max-model-len", "256", "--enforce-eager", "--host", "127.0.0.1", "--port",
+                                     str(port), "--seed", "0", *extra_args],
+                                    env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}/v1"
+        try:
+            deadline = time.time() + start_timeout
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/models", timeout=5).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        pytest.fail(f"vLLM server did not start:\n{open(log).read()[-4000:]}")
+                    time.sleep(1)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    return serve()

@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from helpers import send_chat_completion, send_json_bytes
+
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError)  # the client gave up (a timeout) before the answer
 MODES = ("ok", "401", "404", "500", "timeout", "garbage", "unclosed", "repeat")
 
 
@@ -47,24 +51,15 @@ class StubLLM:
                            "timeout": f"```\n{current} Late ({n}).\n```",
                            "unclosed": f"```\n{current} Never closed ({n}).",
                            "repeat": f"```\n{current}\n```"}[mode]
-                return self._send(200, {
-                    "id": f"stub-{n}", "object": "chat.completion", "created": 1, "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+                with suppress(*CLIENT_GONE):
+                    send_chat_completion(self, 200, body.get("model"), content, f"stub-{n}", usage=(10, 5))
 
             def _send(self, status, obj):
                 self._raw(status, json.dumps(obj).encode())
 
             def _raw(self, status, data):
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                    pass
+                with suppress(*CLIENT_GONE):
+                    send_json_bytes(self, status, data)
 
             def log_message(self, *args):
                 pass

@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+from helpers import vllm_server
 from ship_runs import tiny_gepa_run
 
 from fastslow.config import parse_config
@@ -154,8 +155,6 @@ def test_vllm_serves_the_export_with_the_lead_prompt_by_default(exported, tmp_pa
     """`vllm serve` on the exported folder (CPU, eager): a chat request without a system message gets the same
     greedy completion as fastslow's sampler under the lead prompt."""
     pytest.importorskip("vllm")
-    import socket
-    import time
     import urllib.request
 
     from fastslow.model.base import load_model
@@ -163,28 +162,8 @@ def test_vllm_serves_the_export_with_the_lead_prompt_by_default(exported, tmp_pa
     from fastslow.tasks import load_task
 
     run, out = exported
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)
-    log = tmp_path / "server.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(out),
-                                 "--served-model-name", "exported", "--dtype", "float32", "--max-model-len", "256",
-                                 "--enforce-eager", "--host", "127.0.0.1", "--port", str(port), "--seed", "0"],
-                                env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.time() + 1800  # vLLM's CPU start takes minutes, many more on a loaded machine
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=5).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"vLLM server did not start:\n{log.read_text()[-4000:]}")
-                time.sleep(2)
+    # vLLM's CPU start takes minutes, many more on a loaded machine
+    with vllm_server(out, "exported", tmp_path / "server.log", 1800) as url:
         task = load_task("rulebook/mirror")
         lead = json.loads((run / "final" / "population.json").read_text())[0]
         model, tok = load_model(run / "final")
@@ -197,14 +176,6 @@ def test_vllm_serves_the_export_with_the_lead_prompt_by_default(exported, tmp_pa
             request = urllib.request.Request(f"{url}/chat/completions", body, {"Content-Type": "application/json"})
             answer = json.loads(urllib.request.urlopen(request, timeout=120).read())
             assert answer["choices"][0]["message"]["content"].strip() == row[0].text.strip()
-    finally:  # the server and its engine-core child: the whole process group it leads
-        import signal
-
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_cli_names_a_folder_that_is_not_a_run(tmp_path):

@@ -1,12 +1,6 @@
 """The ``openai`` backend against vLLM's OpenAI-compatible server, started here on 127.0.0.1 with the shipped base
 model: a GEPA round is served by it, and its log-probs are the learner's (``--logprobs-mode processed_logprobs``)."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 import torch
@@ -19,46 +13,14 @@ from fastslow.rl.batch import completion_logits, gather_logprobs, pack  # noqa: 
 from fastslow.rulebook import get_task  # noqa: E402
 from fastslow.sampling import SamplingParams  # noqa: E402
 from fastslow.sampling.openai import OpenAISampler  # noqa: E402
-from helpers import HintReflector  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import HintReflector, vllm_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # a real server process: vLLM's own process layout
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
-                                 str(SHIPPED_BASE), "--served-model-name", "base", "--dtype", "float32",
-                                 "--max-model-len", "256", "--enforce-eager", "--host", "127.0.0.1", "--port",
-                                 str(port), "--logprobs-mode", "processed_logprobs", "--seed", "0"],
-                                env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 600
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=5).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"vLLM server did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
+    with vllm_server(SHIPPED_BASE, "base", log, 600, "--logprobs-mode", "processed_logprobs") as url:
+        yield url
 
 
 def test_openai_backend_serves_a_gepa_round(server):
