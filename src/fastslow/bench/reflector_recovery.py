@@ -35,12 +35,14 @@ torch.set_num_threads(1)
 MINIBATCH = 3  # population.minibatch_size's default: what a GEPA round shows the reflector
 
 
-def minibatches(task, calls: int, seed: int) -> list[list[dict]]:
-    """``calls`` reflection minibatches of base-model rollouts under the seed prompt (temperature 1)."""
+def minibatches(task, calls: int, seed: int, model=None, tok=None) -> list[list[dict]]:
+    """``calls`` reflection minibatches of base-model rollouts under the seed prompt (temperature 1); ``model`` and
+    ``tok``: the base model already loaded by the caller (loaded here otherwise)."""
     from fastslow.model.base import load_model
     from fastslow.tasks.base import safe_score
 
-    model, tok = load_model("base")
+    if model is None:
+        model, tok = load_model("base")
     sampler = HFSampler(model, tok)
     problems = task.problems("train", calls * MINIBATCH)
     rows = sampler.sample([task.render(p, task.seed_prompt) for p in problems],
@@ -65,10 +67,10 @@ def classify(prompt: str | None, task, inputs: list[str]) -> str:
     return "wrong"
 
 
-def measure(task_name: str, calls: int, noises: list[float], seed: int, log=print) -> dict:
+def measure(task_name: str, calls: int, noises: list[float], seed: int, log=print, model=None, tok=None) -> dict:
     task = load_task(f"rulebook/{task_name}", seed=seed)
     start = time.time()
-    batches = minibatches(task, calls, seed)
+    batches = minibatches(task, calls, seed, model, tok)
     inputs = [p.text for p in task.problems("val", EVAL_POOL_SIZE) + task.problems("test", EVAL_POOL_SIZE)]
     out = {"program": task.program.spec, "seed_prompt": task.seed_prompt, "calls": calls,
            "minibatch_correct": sum(ex["Feedback"].startswith("Correct") for b in batches for ex in b),

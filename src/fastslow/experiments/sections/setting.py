@@ -40,7 +40,8 @@ def measure(suite) -> dict:
     if p.model == "base":  # the measurement samples reflection minibatches from the shipped base model
         from fastslow.bench.reflector_recovery import measure as measure_recovery
 
-        row = measure_recovery(p.task, RECOVERY_CALLS, [p.reflector_noise], seed=0, log=lambda _: None)["rows"][0]
+        row = measure_recovery(p.task, RECOVERY_CALLS, [p.reflector_noise], seed=0, log=lambda _: None,
+                               model=model, tok=tok)["rows"][0]  # the base model loaded above
         recovery = {"noise": row["noise"], "calls": RECOVERY_CALLS, "recovered": row["recovered"],
                     "exact": row["exact"], "equivalent": row["equivalent"]}
         suite.log(f"setting {st.name}: the simulated reflector at mistake rate {p.reflector_noise} writes the hidden "
