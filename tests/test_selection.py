@@ -251,3 +251,31 @@ def test_confirmation_adds_rollouts_only_to_close_comparisons():
     assert all(len(g) == 3 for g in groups) and len(subs[2]) == n  # junk got none
     g = gated_population(prompts, subs, groups, 2, Z)
     assert g.population == ["partial rule", "partial rule"] and g.replaced
+
+
+def test_protected_rule_seats_a_floor_breaker_but_never_lets_luck_lead():
+    """``selection: protected`` (the cipher floor, docs/results/selection-embedded.json): the seed solves none of 24
+    anchors, a correct rule the weights barely execute solves 2 (0.08 +- 0.06: not beyond noise). ``gated`` keeps
+    it out, so FST never trains under it; ``protected`` gives it a seat behind the seed. A prompt that solves
+    nothing new (junk tied with the seed) gets no seat under either rule."""
+    seed, rule, tie = scores([0] * 24), scores([1, 1] + [0] * 22), scores([0] * 24)
+    prompts, subs = ["seed", "rule", "tie"], [seed, rule, tie]
+    assert gated_population(prompts, subs, one_rollout(24), 4, Z).population == ["seed"] * 4
+    p = gated_population(prompts, subs, one_rollout(24), 4, Z, explore=True)
+    assert p.population == ["seed", "rule", "seed", "rule"] and not p.replaced and p.kept == [0, 1]
+    # once the slow weights execute it (9 of 24), it wins beyond noise and leads
+    strong = scores([1] * 9 + [0] * 15)
+    p2 = gated_population(["seed", "rule"], [seed, strong], one_rollout(24), 2, Z, carried=2, explore=True)
+    assert p2.population == ["rule", "rule"] and p2.replaced  # beaten beyond noise, the seed leaves
+
+
+def test_protected_rule_keeps_the_incumbent_leading_against_lucky_junk():
+    """The displacement rate of the protected rule equals the gated rule's: other seats are open, the lead is not.
+    Seed 40 % on 24 anchors, five junk children at 40 % (equally good): junk leads in under 5 % of rounds."""
+    rng = random.Random(3)
+    rounds, led = 400, 0
+    for _ in range(rounds):
+        subs = [scores(draw(rng, [0.4] * 24)) for _ in range(6)]
+        prompts = ["seed"] + [f"junk{i}" for i in range(5)]
+        led += gated_population(prompts, subs, one_rollout(24), 4, Z, explore=True).population[0] != "seed"
+    assert led / rounds < 0.05

@@ -138,6 +138,9 @@ def run_config(mode: str, seed: int, out: Path, bank: str, arm: dict, steps: int
 
 
 ARMS = {"old": {"selection": "front", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
+        "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
+        "protected-confirm": {"selection": "protected", "acceptance": "improvement_or_equal",
+                              "rollouts_per_anchor": 1, "confirm_rollouts": 2, "confirm_max": 2},
         "new": {}}  # "new": the current defaults (config.PopulationConfig)
 
 

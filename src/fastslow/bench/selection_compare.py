@@ -25,6 +25,10 @@ ARMS = {
     "gated-r2": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 2},
     "gated-confirm": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
                       "confirm_rollouts": 2, "confirm_max": 2},
+    # the protected incumbent with open other seats (incumbent module), ties accepted on the minibatch as before
+    "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
+    "protected-confirm": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
+                          "confirm_rollouts": 2, "confirm_max": 2},
     "gated-lex": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1,
                   "parent_selector": "lexicase"},
 }

@@ -64,26 +64,27 @@ class PopulationConfig(Section):
         "parent accepted (keeps the population diverse), strict improvement (gepa's default), or 'paired': beats "
         "the parent beyond the paired standard error at selection_z (fastweights/acceptance.py); docs/DECISIONS.md")
     # issue 21: with 0/1 rewards a lucky junk prompt can take the population under the 'front' rule
-    selection: Literal["front", "gated"] = Field(
+    selection: Literal["front", "gated", "protected"] = Field(
         "front", description="how the next population is chosen: 'front' = top-K of the per-instance Pareto front "
         "(fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond noise "
-        "on the anchor set replaces, other members only with that evidence and new coverage "
+        "on the anchor set replaces, other members only with that evidence and new coverage; 'protected' = the "
+        "same protected incumbent, other seats open to any candidate not worse beyond noise that adds coverage "
         "(fastweights/incumbent.py; fill and front are then unused)")
     rollouts_per_anchor: int = Field(1, ge=1, le=16, description="rollouts per anchor problem in full anchor "
                                      "evaluations (re-scoring and accepted children): more tell candidates apart "
                                      "better, at r x the anchor cost (counted in metric_calls/rescore_calls and "
                                      "reported as selection_rollouts)")
-    confirm_rollouts: int = Field(0, ge=0, le=8, description="gated selection: extra rollouts per anchor problem "
+    confirm_rollouts: int = Field(0, ge=0, le=8, description="gated/protected selection: extra rollouts per anchor problem "
                                   "for the incumbent and each close challenger (ahead but not beyond noise), then "
                                   "the test again on all of them; spent only where a decision hangs on them, "
                                   "outside the budget, counted in rescore_calls and selection_rollouts")
-    confirm_max: int = Field(2, ge=1, le=16, description="gated selection: at most this many close challengers "
+    confirm_max: int = Field(2, ge=1, le=16, description="gated/protected selection: at most this many close challengers "
                              "are confirmed per round (the best by mean gain)")
     parent_selector: Literal["pareto", "lexicase"] = Field(
         "pareto", description="how GEPA picks the parent to mutate: gepa's pruned Pareto front (can give the best "
         "candidate zero weight under 0/1 scores, gepa issue #432) or lexicase (fastweights/selectors.py)")
     selection_z: float = Field(1.645, gt=0, le=5, description="one-sided threshold, in paired standard errors, "
-                               "for 'beats beyond noise' (gated selection and paired acceptance); 1.645 = 5% "
+                               "for 'beats beyond noise' (gated/protected selection and paired acceptance); 1.645 = 5% "
                                "one-sided; the measured false-acceptance rate is in docs/BENCHMARKS.md")
     front: Literal["pareto", "gepa"] = Field("pareto", description="the front the population is taken from: "
                                              "Pareto non-dominance with ties kept, oldest first, or gepa's "

@@ -14,7 +14,9 @@ round(policy, anchor problems, population, budget) -> new population:
   3. Return the next population: ``selection_rule="front"``, the top-K of the Pareto front over per-anchor-problem
      scores (``population.top_k``; with ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front
      and the oldest leads); or ``"gated"`` (issue 21), a protected incumbent that only a candidate better beyond
-     noise replaces, other members only with that evidence and new coverage (``incumbent`` module).
+     noise replaces, other members only with that evidence and new coverage (``incumbent`` module); or
+     ``"protected"``, the same protected incumbent with the other seats open to any candidate not worse beyond noise
+     that adds coverage.
 Issue 21 knobs: ``rollouts_per_anchor`` r scores every full anchor evaluation on r rollouts per problem (GEPA's
 valset lists each problem r times, each copy with its own row seed, ``adapter.anchor_keys``); ``acceptance`` may be
 "paired" (``acceptance.PairedAcceptance``); ``parent_selector`` "lexicase" (``selectors``). ``selection_rollouts``
@@ -240,8 +242,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         raise ValueError("a GEPA round needs at least one anchor problem")
     if rollouts_per_anchor < 1:
         raise ValueError(f"rollouts_per_anchor must be at least 1, got {rollouts_per_anchor}")
-    if selection_rule not in ("front", "gated"):
-        raise ValueError(f"unknown selection rule {selection_rule!r}; expected 'front' or 'gated'")
+    if selection_rule not in ("front", "gated", "protected"):
+        raise ValueError(f"unknown selection rule {selection_rule!r}; expected 'front', 'gated' or 'protected'")
     problems = list(anchor)
     # the valset GEPA sees: each anchor problem r times (its rollouts get distinct row seeds, adapter.anchor_keys)
     anchor = problems * rollouts_per_anchor
@@ -297,11 +299,12 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
             prompts = [c[COMPONENT] for c in state.program_candidates]
             subscores = [dict(s) for s in state.prog_candidate_val_subscores]
     gated = None
-    if selection_rule == "gated":
+    if selection_rule in ("gated", "protected"):
         if confirm_rollouts > 0:
             confirm(adapter, prompts, subscores, groups, problems, rollouts_per_anchor, confirm_rollouts,
                     confirm_max, z)
-        gated = gated_population(prompts, subscores, groups, k, z, carried=len(distinct))
+        gated = gated_population(prompts, subscores, groups, k, z, carried=len(distinct),
+                                 explore=selection_rule == "protected")
         new_population = gated.population
     else:
         new_population = top_k(prompts, subscores, k, fill, front_rule or population_mod.FRONT_RULE)

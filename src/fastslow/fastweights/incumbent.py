@@ -28,7 +28,16 @@ only where a decision hangs on them: at the floor (an incumbent solving nothing)
 by a real partial rule passes after confirmation, where one rollout each could not tell it from luck. The two
 looks raise the false-acceptance rate above the single test's; fastslow.bench.false_acceptance measures both.
 
-The rule is measured against the ``front`` rule in docs/results/selection-*.json.
+``population.selection: protected`` is the same rule with rule 2 relaxed for the *other* members only: any
+candidate not worse than the new incumbent beyond noise may compete for a seat, and rule 3 (new coverage) decides.
+Why: on the embedded cipher world a correct rule that the base weights can barely execute solves 2-3 of 24 anchor
+problems where the seed solves none; that cannot be told from luck in one round, so ``gated`` never lets it in and
+FST stays at the floor (docs/results/selection-embedded.json), while under ``protected`` it takes a seat, the slow
+weights train under it, and it replaces the incumbent once it wins beyond noise. The incumbent, which is what
+evaluation and export use (``population[0]``), is protected exactly as under ``gated``; a lucky junk prompt can take
+an other seat, but only by solving a problem that no kept prompt solved, and never the lead.
+
+The rules are measured against the ``front`` rule in docs/results/selection-*.json.
 """
 
 from __future__ import annotations
@@ -72,9 +81,10 @@ def close_challengers(prompts: Sequence[str], subscores: Sequence[dict], groups:
 
 
 def gated_population(prompts: Sequence[str], subscores: Sequence[dict], groups: Sequence[Sequence], k: int,
-                     z: float, carried: int = 1) -> Gated:
+                     z: float, carried: int = 1, explore: bool = False) -> Gated:
     """Apply rules 1-4. ``prompts``/``subscores`` in GEPA's order (the carried population first: candidate 0 is
-    the incumbent, candidates ``< carried`` were carried); ``groups`` maps each anchor problem to its valset ids."""
+    the incumbent, candidates ``< carried`` were carried); ``groups`` maps each anchor problem to its valset ids.
+    ``explore`` (``selection: protected``): other members need no win over the incumbent, only new coverage."""
     if not prompts:
         raise ValueError("no candidates to choose a population from")
     v = [per_problem(s, groups) for s in subscores]
@@ -83,8 +93,8 @@ def gated_population(prompts: Sequence[str], subscores: Sequence[dict], groups: 
     zf = family_z(z, len(challengers))
     winners = [c for c in challengers if paired(v[c], v[0]).beats(zf)]
     lead = min(winners, key=lambda c: (-means[c], c)) if winners else 0
-    eligible = [c for c in set(winners) | set(range(1, min(carried, len(prompts))))
-                if c != lead and not paired(v[c], v[lead]).worse(z)]
+    pool = set(challengers) if explore else set(winners) | set(range(1, min(carried, len(prompts))))
+    eligible = [c for c in pool if c != lead and not paired(v[c], v[lead]).worse(z)]
     kept = [lead]
     for c in sorted(eligible, key=lambda c: (-means[c], c)):
         if prompts[c] in {prompts[j] for j in kept}:
