@@ -169,7 +169,7 @@ def run_one_process(config: Path) -> subprocess.CompletedProcess:
 # the same gradient terms in another order (fp32, CPU); AdamW's epsilon is 1e-4 here (trl.args adam_epsilon) so that
 # a gradient element at rounding-noise level (|g| ~ 1e-10) is not divided by a second moment of its own size into a
 # step of lr's size: the weights then differ where the gradients do, not where AdamW amplifies noise.
-@pytest.mark.parametrize("mode", ["rl", "fst"])
+@pytest.mark.parametrize("mode", ["rl", "fst", "fst-distill"])
 def test_two_processes_end_with_the_weights_of_one(tmp_path, mode):
     over = {"mode": mode, "steps": 3, "eval": {"every": 3, "problems": 2, "k": 1, "kl_problems": 0},
             "checkpoint": {"every": 3, "keep": 1}, "learner": {"lr": 5e-4, "warmup_steps": 1, "kl_coef": 1e-3},
@@ -187,7 +187,9 @@ def test_two_processes_end_with_the_weights_of_one(tmp_path, mode):
         assert x["reward_mean"] == pytest.approx(y["reward_mean"], abs=1e-9)
         assert x["loss"] == pytest.approx(y["loss"], rel=1e-4, abs=1e-7)
         assert x["grad_norm"] == pytest.approx(y["grad_norm"], rel=1e-4)
-    if mode == "fst":
+        if mode == "fst-distill":  # the KL to the teacher, summed over both processes' rows
+            assert x["distill_kl"] == pytest.approx(y["distill_kl"], rel=1e-4, abs=1e-9)
+    if mode != "rl":
         gepa = {name: [m["population"] for m in ms if m["kind"] == "gepa"] for name, ms in metrics.items()}
         assert gepa["one"] == gepa["two"] and len(gepa["one"]) == 2
     a, b = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")

@@ -74,9 +74,6 @@ class RunConfig(Section):
         if self.engine == "trl" and self.mode == "gepa":
             raise ValueError("engine: trl trains the weights with TRL, but mode: gepa never updates them; use "
                              "engine: native for mode gepa")
-        if self.engine == "trl" and self.mode == "fst-distill":  # not wired through TRL's trainer yet
-            raise ValueError("mode: fst-distill runs on engine: native only for now (TRL's GRPOTrainer has no "
-                             "reverse-KL distillation step wired in); set engine: native")
         self._check_backend()
         if self.engine == "trl":
             self._check_trl()

@@ -41,7 +41,7 @@ def one(job: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from fastslow.experiments.claims import _final_level
+    from fastslow.experiments.verdicts import final_level
     from fastslow.experiments.suite import PROFILES, curve, distinct_prompts, run_config, train
 
     arm, method, noise, seed, steps, root = job
@@ -54,7 +54,7 @@ def one(job: tuple) -> dict:
     c = curve(hist)
     rounds = [h for h in hist if h["kind"] == "gepa"]
     return {"arm": arm, "method": method, "noise": noise, "seed": seed, "steps": steps,
-            "final": _final_level(c, c[-1][0]), "first": c[0][1], "curve": c,
+            "final": final_level(c, c[-1][0]), "first": c[0][1], "curve": c,
             "distinct_per_round": distinct_prompts(hist),
             "gepa_rollouts": sum(h["metric_calls"] + h["rescore_calls"] for h in rounds),
             "selection_rollouts": sum(h.get("selection_rollouts", 0) for h in rounds),

@@ -24,6 +24,11 @@ What each part does, and why it is correct for FST's batch structure (see docs/p
   (gradient accumulation), and each micro-batch's loss is multiplied by the process count (DDP averages), so the
   summed gradient is the native one whatever the micro-batch size and process count (tests/test_trl_equivalence.py,
   tests/test_trl_distributed.py). A step whose groups all have zero variance takes no optimizer step, as native.
+* **mode fst-distill.** Every slot samples under the student's context (the seed prompt, or none) and the loss is
+  the native reverse KL to the teacher (``rl.distill``) under the teacher's contexts, with the same step-wide
+  token weights; the teacher (``FSTEngine.teacher``) is snapshotted on every rank after each GEPA round, or
+  follows the student (EMA); a step whose KL over every process is below ``rl.distill.MIN_KL`` is skipped, as
+  native (tests/test_trl_distill.py).
 * **Fast weights** (``FSTCallback``). Every T steps, before the step's rollouts, rank 0 runs the ``FastChannel``'s
   GEPA round (the native engine's, ``fastslow.fastweights.channel``) on the live weights while the other ranks wait
   (all ranks hold the full-parameter context, so ZeRO-3 / FSDP gathers work); the channel's state (population,

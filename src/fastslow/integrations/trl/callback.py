@@ -46,6 +46,8 @@ def _callback_class():
                     record = eng.channel.round(sampler_for(model, self.trainer), eng.task_at(step), eng.stream, step)
                     payload = [(record, eng.channel.state_dict(carried={}))]
                 acc.wait_for_everyone()
+                if eng.distill:  # fst-distill: a frozen teacher snapshots the weights per cycle, on every rank
+                    eng.teacher.refresh(model)
             broadcast_object_list(payload, from_process=0)
             record, shared = payload[0]
             eng.channel.load_state_dict(shared)
@@ -69,7 +71,9 @@ def _callback_class():
             eng.channel.count_rl(len(rows), reused, sum(x[4] for x in rows))
             stats = {**self.trainer.fst_step_metrics(),"train_accuracy": sum(bool(x[1]) for x in rows) / max(1, len(rows)),
                      "reused_frac": reused / max(1, len(rows))}
-            for k in range(len(eng.population)):
+            if eng.distill:  # fst-distill: an EMA teacher follows the student after every step
+                eng.teacher.update(self.trainer.accelerator.unwrap_model(self.trainer.model))
+            for k in range(1 if eng.distill else len(eng.population)):  # fst-distill samples one context
                 rs = [x[0] for x in rows if x[2] == k]
                 stats[f"reward_prompt_{k}"] = sum(rs) / max(1, len(rs))
             stats["time_generation"] = eng.step_stats.pop("time_generation", 0.0)

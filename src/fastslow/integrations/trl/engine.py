@@ -37,6 +37,7 @@ class FSTEngine:
     val: dict = field(default_factory=dict)
     reference: object | None = None  # the frozen reference (k3 KL term, per-step kl_k3, diagnostic kl_to_base)
     kl_in_step: bool = False  # the step computes the reference's log-probs (learner.kl_coef > 0 or log_kl)
+    teacher: object | None = None  # mode fst-distill: fastslow.rl.teacher.Teacher (frozen or EMA), else None
 
     # the fast channel's state, under the names the rest of the engine reads
     population = property(lambda self: self.channel.population)
@@ -44,6 +45,23 @@ class FSTEngine:
     counts = property(lambda self: self.channel.counts)
     reflector = property(lambda self: self.channel.reflector)
     K = property(lambda self: self.channel.K)
+
+    @property
+    def distill(self) -> bool:
+        """mode fst-distill: the slow step is the reverse KL to the teacher (``fastslow.rl.distill``), not RL."""
+        return self.teacher is not None
+
+    def student_prompt(self, task) -> str:
+        """fst-distill: the context every slot samples under (the seed prompt, or none: ``distill.student_prompt``)."""
+        from fastslow.rl.distill_phase import student_context
+
+        return student_context(task, self.cfg.distill.student_prompt)
+
+    def teacher_prompts(self) -> list[str]:
+        """fst-distill: the teacher's contexts, slot j of a group distilled towards context j mod their number."""
+        from fastslow.rl.distill_phase import teacher_contexts
+
+        return teacher_contexts(self.population, self.cfg.distill.teacher_prompt)
 
     def task_at(self, step: int):
         return self.stream.task_at(min(step, self.cfg.steps - 1))

@@ -2,8 +2,10 @@
 each whole group (one group per problem, all K prompts in it), the behaviour log-probs as the importance-weight
 denominator, the registered loss (``fastslow.rl.loss_registry``), the k3 KL to fastslow's own reference (TRL's
 ``beta`` is 0), and fastslow's batch-wide token weights (``losses.token_weights``, totals over every process, rows
-of dropped groups weighted 0). The weights are fixed once per step on the whole per-process batch, before TRL splits
-it into micro-batches for gradient accumulation, and each micro-batch's loss is multiplied by the process count to
+of dropped groups weighted 0). In mode fst-distill the objective is instead the native ``distill_loss``: the exact
+reverse KL of the policy under the student's context to the teacher (``FSTEngine.teacher``, frozen per cycle or EMA)
+under the teacher's contexts, on the student's own completions. The weights are fixed once per step on the whole
+per-process batch, before TRL splits it into micro-batches for gradient accumulation, and each micro-batch's loss is multiplied by the process count to
 undo the gradient mean over processes: the summed gradient is the native learner's whatever the micro-batch size
 and the process count. Built by ``_trainer_class`` so that trl is imported only when a trainer is built."""
 
@@ -17,9 +19,10 @@ import torch
 
 from fastslow.config import ConfigError
 from fastslow.integrations.trl.engine import DEBUG_ENV, STATE_FILE, FSTEngine
+from fastslow.integrations.trl.policy import full_model
 from fastslow.rl.rollouts import ProblemGroup
 
-SUMS = ("loss", "entropy", "clipped", "kl_k3", "ratio", "tokens")
+SUMS = ("loss", "entropy", "clipped", "kl_k3", "ratio", "tokens", "distill_kl")
 
 
 def _trainer_class():
@@ -61,6 +64,10 @@ def _trainer_class():
             step = optimizer.step
 
             def fst_step(*a, **k):  # the native learner takes no optimizer step when no group has signal
+                if self.fst.distill:  # ... and distill_step none when student and teacher agree up to rounding
+                    from fastslow.rl.distill import MIN_KL
+
+                    self.fst_skip = self.fst_sums_total("distill_kl") < MIN_KL
                 return None if self.fst_skip else step(*a, **k)
 
             optimizer.step = fst_step
@@ -78,6 +85,8 @@ def _trainer_class():
             from fastslow.rl.advantages import assign, has_signal
             from fastslow.rl.losses import token_weights
 
+            if self.fst.distill:
+                return self.fst_distill_tensors(out)
             L, G = self.fst.cfg.learner, self.num_generations
             rollouts = self.fst.batch_rollouts
             groups = [ProblemGroup(rollouts[i].problem, rollouts[i : i + G]) for i in range(0, len(rollouts), G)]
@@ -102,6 +111,74 @@ def _trainer_class():
                 result["fst_ref"] = self.fst_ref_logps(out)
             self.fst_record_rows(groups, keep)
             return result
+
+        def fst_distill_tensors(self, out: dict) -> dict:
+            """fst-distill: the batch-wide token weights of the reverse KL (``distill_loss``'s: learner.aggregation
+            over problems, nothing dropped) and each row's teacher context, left-padded token ids (slot j of a
+            group: teacher context j mod their number, as ``distill_phase.build_samples``)."""
+            from fastslow.rl.distill_phase import encode
+            from fastslow.rl.losses import token_weights
+
+            eng, G, rows = self.fst, self.num_generations, self._fst_inputs
+            if eng.teacher.model is None:  # resumed mid-cycle: the snapshot is taken from the restored weights
+                with full_model(self) as model:
+                    eng.teacher.refresh(model)
+            rollouts, teachers = eng.batch_rollouts, eng.teacher_prompts()
+            device, width = out["completion_ids"].device, out["completion_ids"].shape[1]
+            mask = torch.zeros((len(rollouts), width), device=device)
+            contexts, encoded = [], {}
+            for i, r in enumerate(rollouts):
+                mask[i, : len(r.token_ids)] = 1
+                key = (rows[i]["fst_task"], r.problem.id, (i % G) % len(teachers))
+                if key not in encoded:
+                    task = eng.task_named(key[0])
+                    encoded[key] = encode(self.processing_class, task.render(r.problem, teachers[key[2]]),
+                                          eng.cfg.model.chat_template_kwargs)
+                contexts.append(encoded[key])
+            longest = max(len(c) for c in contexts)
+            pad = self.processing_class.pad_token_id
+            ids = torch.tensor([[pad] * (longest - len(c)) + c for c in contexts], device=device)
+            context_mask = torch.tensor([[0] * (longest - len(c)) + [1] * len(c) for c in contexts], device=device)
+            group_ids = torch.arange(len(rollouts) // G, device=device).repeat_interleave(G)
+
+            def total(x):
+                return self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
+
+            weights = token_weights(mask, group_ids, eng.cfg.learner.aggregation, self.fst_learner.max_completion_len,
+                                    total=total)
+            self.fst_skip = False  # decided at the optimizer step, on the step's KL (create_optimizer)
+            return {"fst_weights": weights, "fst_teacher_ids": ids, "fst_teacher_mask": context_mask}
+
+        def fst_distill_loss(self, model, inputs: dict) -> torch.Tensor:
+            """fst-distill: the token-weighted exact reverse KL (``rl.distill.reverse_kl_tokens``) of the policy to
+            the teacher, on this micro-batch; the teacher's logits without gradient."""
+            from fastslow.rl.distill import reverse_kl_tokens
+
+            logits = self.fst_token_logits(model, inputs)
+            with torch.no_grad():
+                teacher_rows = {"prompt_ids": inputs["fst_teacher_ids"], "prompt_mask": inputs["fst_teacher_mask"],
+                                "completion_ids": inputs["completion_ids"],
+                                "completion_mask": inputs["completion_mask"]}
+                teacher_logits = self.fst_token_logits(self.fst.teacher.model, teacher_rows)
+            kl = reverse_kl_tokens(logits, teacher_logits.to(logits.dtype))
+            weights = inputs["fst_weights"]
+            loss = (kl * weights).sum()
+            with torch.no_grad():
+                m = (weights != 0).float()
+                entropies = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)
+                s = self.fst_sums
+                s["loss"] += loss.item()
+                s["distill_kl"] += (kl * m).sum().item()
+                s["entropy"] += (entropies * m).sum().item()
+                s["tokens"] += m.sum().item()
+            return loss * self.accelerator.num_processes
+
+        def fst_sums_total(self, key: str) -> float:
+            """A metric sum of this step over every process, per trained token (every process must call it)."""
+            both = torch.tensor([self.fst_sums[key], self.fst_sums["tokens"]], dtype=torch.float64,
+                                device=self.accelerator.device)
+            value, tokens = self.accelerator.reduce(both, reduction="sum").tolist()
+            return value / max(1.0, tokens)
 
         def fst_token_logits(self, model, inputs: dict) -> torch.Tensor:
             """The native learner's forward (``rl.batch.completion_logits``: positions from the attention mask, so
@@ -133,6 +210,8 @@ def _trainer_class():
             from fastslow.rl.batch import gather_logprobs
             from fastslow.rl.loss_registry import token_objective
 
+            if self.fst.distill:
+                return self.fst_distill_loss(model, inputs)
             logits = self.fst_token_logits(model, inputs)
             logp = gather_logprobs(logits, inputs["completion_ids"])
             with torch.no_grad():
@@ -160,6 +239,10 @@ def _trainer_class():
             s = dict(zip(SUMS, self.accelerator.reduce(sums, reduction="sum").tolist()))
             self.fst_sums = dict.fromkeys(SUMS, 0.0)
             n = max(1.0, s["tokens"])
+            if self.fst.distill:  # the native distill_step's schema
+                metrics = {"loss": s["loss"], "distill_kl": s["distill_kl"] / n, "entropy": s["entropy"] / n,
+                           "tokens": s["tokens"]}
+                return {**metrics, "skipped": 1.0} if self.fst_skip else metrics
             metrics = {"loss": s["loss"], "entropy": s["entropy"] / n, "clip_frac": s["clipped"] / n,
                        "ratio_mean": s["ratio"] / n, "tokens": s["tokens"]}
             if self.fst.kl_in_step:

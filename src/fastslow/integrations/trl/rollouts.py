@@ -20,7 +20,8 @@ def slot_prompts(group_size: int, population_size: int) -> list[int]:
 # ---- rollout_func ----------------------------------------------------------------------------------------------
 class FSTRolloutFunc:
     """TRL ``rollout_func(prompts, trainer)``: each run of G consecutive rows is one problem; slot j gets prompt
-    ``population[j // (G/K)]``; reused GEPA rollouts fill slots first; one completion per remaining slot."""
+    ``population[j // (G/K)]`` (mode fst-distill: the student's context in every slot); reused GEPA rollouts fill
+    slots first; one completion per remaining slot."""
 
     def __init__(self, engine: FSTEngine):
         self.engine = engine
@@ -35,7 +36,9 @@ class FSTRolloutFunc:
         if len(rows) != n or n % G:
             raise RuntimeError(f"TRL gave this process {n} rows, not a whole number of groups of G={G}: the "
                                "FST rollout function needs every process to hold whole groups")
-        population = list(eng.population)
+        # fst-distill: every slot samples under the student's context (the teacher's contexts enter the loss only)
+        population = [eng.student_prompt(eng.task_named(rows[0]["fst_task"]))] if eng.distill else \
+            list(eng.population)
         slots = slot_prompts(G, len(population))
         per = G // len(population)
         step = trainer.state.global_step

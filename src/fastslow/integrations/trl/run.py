@@ -84,11 +84,17 @@ def build_trl_trainer(cfg: RunConfig, progress: bool = False, policy=None, token
     out = Path(cfg.output_dir)
     args = grpo_args(cfg, out / "checkpoints", n_proc, progress)  # validates B vs processes before any loading
     rank0 = args.process_index == 0
-    kl_in_step = cfg.learner.kl_coef > 0 or cfg.learner.log_kl
+    distill = cfg.mode == "fst-distill"  # the slow step is the reverse KL to a teacher, as the native engine's
+    kl_in_step = not distill and (cfg.learner.kl_coef > 0 or cfg.learner.log_kl)
     parts = build_run(cfg, tasks=tasks, policy=policy, tokenizer=tokenizer, reflector=reflector,
                       reference=kl_in_step or (rank0 and cfg.eval.kl_problems > 0), write_config=rank0)
+    teacher = None
+    if distill:
+        from fastslow.rl.teacher import Teacher
+
+        teacher = Teacher(cfg.distill.teacher, cfg.distill.ema_decay)
     engine = FSTEngine(cfg, parts.tasks, parts.stream, parts.channel, reference=parts.reference,
-                       kl_in_step=kl_in_step and parts.reference is not None)
+                       kl_in_step=kl_in_step and parts.reference is not None, teacher=teacher)
     rows = engine.build_rows()
     if rank0:
         engine.sink = JsonlSink(out / "metrics.jsonl")
