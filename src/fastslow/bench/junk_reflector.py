@@ -138,10 +138,17 @@ def run_config(mode: str, seed: int, out: Path, bank: str, arm: dict, steps: int
 
 
 ARMS = {"old": {"selection": "front", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
-        "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
+        "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
+                      "confirm_rollouts": 0},
         "protected-confirm": {"selection": "protected", "acceptance": "improvement_or_equal",
                               "rollouts_per_anchor": 1, "confirm_rollouts": 2, "confirm_max": 2},
         "new": {}}  # "new": the current defaults (config.PopulationConfig)
+
+
+def seed_prompt_of_task() -> str:
+    from fastslow.tasks import load_task
+
+    return load_task(TASK["id"], TASK["args"]).seed_prompt
 
 
 def run(args) -> None:
@@ -150,8 +157,16 @@ def run(args) -> None:
 
     out = Path(args.out)
     rows = json.loads(out.read_text())["rows"] if out.is_file() else []
+    for extra in args.merge:  # runs split over several processes
+        have = {(r["arm"], r["mode"], r["seed"]) for r in rows}
+        rows += [r for r in json.loads(Path(extra).read_text())["rows"] if (r["arm"], r["mode"], r["seed"]) not in have]
+    seed_prompt = seed_prompt_of_task()
+    for r in rows:  # whether the lead after each round is still the task's seed prompt
+        r["seed_prompt"], r["seed_prompt_kept"] = seed_prompt, [lead == seed_prompt for lead in r["leads"]]
     done = {(r["arm"], r["mode"], r["seed"]) for r in rows}
     command = "python -m fastslow.bench.junk_reflector " + " ".join(sys.argv[1:])
+    if args.merge:
+        out.write_text(json.dumps({"arms": ARMS, "rows": rows, "provenance": provenance(command)}, indent=1))
     for seed in [int(s) for s in args.seeds.split(",")]:
         for mode in args.modes.split(","):
             for arm in args.arms.split(","):
@@ -168,8 +183,8 @@ def run(args) -> None:
                              "start": c[0][1], "end": c[-1][1], "eval_problems": 48, "eval_k": 4,
                              "distinct_per_round": distinct_prompts(hist),
                              "leads": [r["population"][0] for r in rounds],
-                             "seed_prompt_kept": [r["population"][0] == rounds[0]["population"][0] if rounds else None
-                                                  for r in rounds],
+                             "seed_prompt": seed_prompt,
+                             "seed_prompt_kept": [r["population"][0] == seed_prompt for r in rounds],
                              "selection_rollouts": sum(r.get("selection_rollouts", 0) for r in rounds),
                              "val_key": "val_mean@4", "seconds": time.time() - start,
                              "final_eval": evs[-1]})
@@ -198,6 +213,8 @@ def main() -> None:
     u.add_argument("--fst-steps", type=int, default=8)
     u.add_argument("--cycle", type=int, default=4)
     u.add_argument("--runs", default="/tmp/fst-junk-runs")
+    u.add_argument("--merge", nargs="*", default=[], help="also take the rows of these result files (runs split over "
+                   "several processes) and write --out")
     args = ap.parse_args()
     record(args) if args.cmd == "record" else run(args)
 

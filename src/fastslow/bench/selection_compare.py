@@ -20,17 +20,21 @@ from pathlib import Path
 ARMS = {
     # today's rule (before issue 21): ties accepted on the minibatch, top-K of the unpruned Pareto front
     "old": {"selection": "front", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
-    "gated": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1},
-    "gated-ioe": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
-    "gated-r2": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 2},
+    "gated": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1,
+              "confirm_rollouts": 0},
+    "gated-ioe": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
+                  "confirm_rollouts": 0},
+    "gated-r2": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 2,
+                 "confirm_rollouts": 0},
     "gated-confirm": {"selection": "gated", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
                       "confirm_rollouts": 2, "confirm_max": 2},
     # the protected incumbent with open other seats (incumbent module), ties accepted on the minibatch as before
-    "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1},
+    "protected": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
+                  "confirm_rollouts": 0},
     "protected-confirm": {"selection": "protected", "acceptance": "improvement_or_equal", "rollouts_per_anchor": 1,
                           "confirm_rollouts": 2, "confirm_max": 2},
     "gated-lex": {"selection": "gated", "acceptance": "strict_improvement", "rollouts_per_anchor": 1,
-                  "parent_selector": "lexicase"},
+                  "parent_selector": "lexicase", "confirm_rollouts": 0},
 }
 
 

@@ -63,10 +63,12 @@ class PopulationConfig(Section):
         "improvement_or_equal", description="gepa's test of a child on its reflection minibatch: ties with the "
         "parent accepted (keeps the population diverse), strict improvement (gepa's default), or 'paired': beats "
         "the parent beyond the paired standard error at selection_z (fastweights/acceptance.py); docs/DECISIONS.md")
-    # issue 21: with 0/1 rewards a lucky junk prompt can take the population under the 'front' rule
+    # issue 21: with 0/1 rewards a lucky junk prompt can take the population under the 'front' rule; the default,
+    # 'protected' with confirm_rollouts 2, was chosen by measurement on the simulated reflector (cipher, mistake
+    # rates 0.5 and 0.9) and the recorded junk reflector (SmolLM2 + chain_sum): docs/BENCHMARKS.md section 16
     selection: Literal["front", "gated", "protected"] = Field(
-        "front", description="how the next population is chosen: 'front' = top-K of the per-instance Pareto front "
-        "(fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond noise "
+        "protected", description="how the next population is chosen: 'front' = top-K of the per-instance Pareto "
+        "front (fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond noise "
         "on the anchor set replaces, other members only with that evidence and new coverage; 'protected' = the "
         "same protected incumbent, other seats open to any candidate not worse beyond noise that adds coverage "
         "(fastweights/incumbent.py; fill and front are then unused)")
@@ -74,12 +76,12 @@ class PopulationConfig(Section):
                                      "evaluations (re-scoring and accepted children): more tell candidates apart "
                                      "better, at r x the anchor cost (counted in metric_calls/rescore_calls and "
                                      "reported as selection_rollouts)")
-    confirm_rollouts: int = Field(0, ge=0, le=8, description="gated/protected selection: extra rollouts per anchor problem "
-                                  "for the incumbent and each close challenger (ahead but not beyond noise), then "
-                                  "the test again on all of them; spent only where a decision hangs on them, "
-                                  "outside the budget, counted in rescore_calls and selection_rollouts")
-    confirm_max: int = Field(2, ge=1, le=16, description="gated/protected selection: at most this many close challengers "
-                             "are confirmed per round (the best by mean gain)")
+    confirm_rollouts: int = Field(2, ge=0, le=8, description="gated/protected selection: extra rollouts per anchor "
+                                  "problem for the incumbent and each close challenger (ahead but not beyond "
+                                  "noise), then the test again on all of them; spent only where a decision hangs "
+                                  "on them, outside the budget, counted in rescore_calls and selection_rollouts")
+    confirm_max: int = Field(2, ge=1, le=16, description="gated/protected selection: at most this many close "
+                             "challengers are confirmed per round (the best by mean gain)")
     parent_selector: Literal["pareto", "lexicase"] = Field(
         "pareto", description="how GEPA picks the parent to mutate: gepa's pruned Pareto front (can give the best "
         "candidate zero weight under 0/1 scores, gepa issue #432) or lexicase (fastweights/selectors.py)")

@@ -15,8 +15,8 @@ round(policy, anchor problems, population, budget) -> new population:
      scores (``population.top_k``; with ``population.FRONT_RULE`` = "pareto", tied candidates all stay on the front
      and the oldest leads); or ``"gated"`` (issue 21), a protected incumbent that only a candidate better beyond
      noise replaces, other members only with that evidence and new coverage (``incumbent`` module); or
-     ``"protected"``, the same protected incumbent with the other seats open to any candidate not worse beyond noise
-     that adds coverage.
+     ``"protected"`` (``population.selection``'s default), the same protected incumbent with the other seats open to
+     any candidate not worse beyond noise that adds coverage.
 Issue 21 knobs: ``rollouts_per_anchor`` r scores every full anchor evaluation on r rollouts per problem (GEPA's
 valset lists each problem r times, each copy with its own row seed, ``adapter.anchor_keys``); ``acceptance`` may be
 "paired" (``acceptance.PairedAcceptance``); ``parent_selector`` "lexicase" (``selectors``). ``selection_rollouts``

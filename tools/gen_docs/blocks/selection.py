@@ -45,33 +45,21 @@ def embedded(results: Path) -> str:
     for noise in sorted({r["noise"] for r in rows}):
         for method in ("fst", "gepa"):
             sel = [r for r in rows if r["noise"] == noise and r["method"] == method]
-            if not sel:
-                continue
             seeds = sorted({r["seed"] for r in sel})
-            cells, per_seed = [], []
+            old = {r["seed"]: r["final"] for r in sel if r["arm"] == "old"}
             for arm in arms:
                 by = {r["seed"]: r for r in sel if r["arm"] == arm}
-                cells.append(_mean_sd([by[s]["final"] for s in seeds if s in by]))
-                per_seed.append(" / ".join(f"{100 * by[s]['final']:.1f}" if s in by else "-" for s in seeds))
-            delta = []
-            if "old" in arms:
-                old = {r["seed"]: r["final"] for r in sel if r["arm"] == "old"}
-                for arm in arms:
-                    if arm == "old":
-                        continue
-                    new = {r["seed"]: r["final"] for r in sel if r["arm"] == arm}
-                    common = [s for s in seeds if s in old and s in new]
-                    diffs = [new[s] - old[s] for s in common]
-                    if diffs:
-                        delta.append(f"{arm}: {', '.join(f'{100 * d:+.1f}' for d in diffs)}")
-            distinct = {arm: [sum(r["distinct_per_round"]) / max(1, len(r["distinct_per_round"]))
-                              for r in sel if r["arm"] == arm] for arm in arms}
-            out.append([f"{1 - noise:.1f} (mistake rate {noise:g})", method.upper(), *cells, *per_seed,
-                        "; ".join(delta),
-                        " / ".join(f"{sum(v) / len(v):.1f}" if v else "-" for v in distinct.values())])
-    head = (["reflector strength", "method"] + [f"final % ({a}, mean ± sd)" for a in arms]
-            + [f"per seed ({a})" for a in arms] + ["new - old per seed (points)", "distinct prompts per round ("
-                                                                                 + " / ".join(arms) + ")"])
+                if not by:
+                    continue
+                diffs = [by[s]["final"] - old[s] for s in seeds if s in by and s in old] if arm != "old" else []
+                distinct = [sum(r["distinct_per_round"]) / max(1, len(r["distinct_per_round"])) for r in by.values()]
+                out.append([f"{noise:g}", method.upper(), f"`{arm}`", _mean_sd([r["final"] for r in by.values()]),
+                            " / ".join(f"{100 * by[s]['final']:.1f}" if s in by else "-" for s in seeds),
+                            ", ".join(f"{100 * d:+.1f}" for d in diffs) or "-",
+                            f"{sum(distinct) / len(distinct):.1f}",
+                            f"{sum(r['selection_rollouts'] for r in by.values()) / len(by):.0f}"])
+    head = ["mistake rate", "method", "selection", "final % (mean ± sd)", "per seed", "minus old, per seed (points)",
+            "distinct prompts per round", "selection rollouts per run"]
     n = len({r["seed"] for r in rows})
     return (_table(head, out) + f"\n\nFinal accuracy = mean of the last two evaluations (val mean@4), {n} seed(s); "
             f"demo config shape (standard profile, cipher, rulebook reflector). Arms: "
@@ -115,6 +103,21 @@ def junk(results: Path) -> str:
         rows.append([r["mode"].upper(), r["arm"], str(r["seed"]), str(r["steps"]), f"{100 * p:.1f}",
                      f"{100 * r['end']:.1f}", f"{100 * se:.1f}", verdict,
                      " ".join(map(str, r["distinct_per_round"]))])
+    summary = []
+    for mode in dict.fromkeys(r["mode"] for r in data["rows"]):
+        for arm in dict.fromkeys(r["arm"] for r in data["rows"]):
+            sel = [r for r in data["rows"] if r["mode"] == mode and r["arm"] == arm]
+            if not sel:
+                continue
+            below = sum(r["end"] < r["start"] - math.sqrt(r["start"] * (1 - r["start"]) / r["eval_problems"])
+                        for r in sel)
+            kept = sum(all(r["seed_prompt_kept"]) for r in sel)
+            summary.append([mode.upper(), f"`{arm}`", str(len(sel)),
+                            ", ".join(f"{100 * (r['end'] - r['start']):+.1f}"
+                                      for r in sorted(sel, key=lambda r: r["seed"])),
+                            f"{below} of {len(sel)}", f"{kept} of {len(sel)}"])
+    text += "\n\n" + _table(["method", "selection", "seeds", "end - start per seed (points)",
+                               "seeds ending below start - SE", "seeds whose lead stayed the seed prompt"], summary)
     return text + "\n\n" + _table(["arm", "selection", "seed", "steps", "start % (seed prompt)", "end %", "SE of start",
                                    "end vs start - SE", "distinct prompts per round"], rows) + (
         f"\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "

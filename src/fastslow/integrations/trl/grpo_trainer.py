@@ -5,9 +5,10 @@ denominator, the registered loss (``fastslow.rl.loss_registry``), the k3 KL to f
 of dropped groups weighted 0). In mode fst-distill the objective is instead the native ``distill_loss``: the exact
 reverse KL of the policy under the student's context to the teacher (``FSTEngine.teacher``, frozen per cycle or EMA)
 under the teacher's contexts, on the student's own completions. The weights are fixed once per step on the whole
-per-process batch, before TRL splits it into micro-batches for gradient accumulation, and each micro-batch's loss is multiplied by the process count to
-undo the gradient mean over processes: the summed gradient is the native learner's whatever the micro-batch size
-and the process count. Built by ``_trainer_class`` so that trl is imported only when a trainer is built."""
+per-process batch, before TRL splits it into micro-batches for gradient accumulation, and each micro-batch's loss
+is multiplied by the process count to undo the gradient mean over processes: the summed gradient is the native
+learner's whatever the micro-batch size and the process count. Built by ``_trainer_class`` so that trl is imported
+only when a trainer is built."""
 
 from __future__ import annotations
 
