@@ -27,6 +27,7 @@ from fastslow import checkpoint
 from fastslow.checkpoint import CheckpointError, complete_checkpoints, verify
 from fastslow.config import parse_config
 from fastslow.fastweights.reflectors.base import ReflectorError
+from fastslow.fork_safety import isolate_child
 from fastslow.metrics import read_jsonl
 from fastslow.sampling import SamplerError
 from fastslow.sampling.hf import HFSampler
@@ -95,6 +96,7 @@ def run_child(cfg, arm) -> int:
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         try:
+            isolate_child()
             arm()
             Trainer(cfg).run(progress=False)
         except BaseException:  # noqa: BLE001

@@ -196,6 +196,9 @@ def kill_during_save(model, tmp, reference, trials: int = 5) -> dict:
         save_number, delay = rng.randint(1, STEPS // 2), rng.uniform(0, 0.1)
         pid = os.fork()
         if pid == 0:  # the child: its closure's variables are fixed for the rest of its life (it never loops on)
+            from fastslow.fork_safety import isolate_child
+
+            isolate_child()
             original = checkpoint.save
             calls = []
 
