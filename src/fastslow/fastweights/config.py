@@ -68,8 +68,8 @@ class PopulationConfig(Section):
     # rates 0.5 and 0.9) and the recorded junk reflector (SmolLM2 + chain_sum): docs/BENCHMARKS.md section 16
     selection: Literal["front", "gated", "protected"] = Field(
         "protected", description="how the next population is chosen: 'front' = top-K of the per-instance Pareto "
-        "front (fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond noise "
-        "on the anchor set replaces, other members only with that evidence and new coverage; 'protected' = the "
+        "front (fastweights/population.py); 'gated' = a protected incumbent that only a candidate better beyond "
+        "noise on the anchor set replaces, other members only with that evidence and new coverage; 'protected' = the "
         "same protected incumbent, other seats open to any candidate not worse beyond noise that adds coverage "
         "(fastweights/incumbent.py; fill and front are then unused)")
     rollouts_per_anchor: int = Field(1, ge=1, le=16, description="rollouts per anchor problem in full anchor "
@@ -86,8 +86,8 @@ class PopulationConfig(Section):
         "pareto", description="how GEPA picks the parent to mutate: gepa's pruned Pareto front (can give the best "
         "candidate zero weight under 0/1 scores, gepa issue #432) or lexicase (fastweights/selectors.py)")
     selection_z: float = Field(1.645, gt=0, le=5, description="one-sided threshold, in paired standard errors, "
-                               "for 'beats beyond noise' (gated/protected selection and paired acceptance); 1.645 = 5% "
-                               "one-sided; the measured false-acceptance rate is in docs/BENCHMARKS.md")
+                               "for 'beats beyond noise' (gated/protected selection and paired acceptance); "
+                               "1.645 = 5% one-sided; the measured false-acceptance rate is in docs/BENCHMARKS.md")
     front: Literal["pareto", "gepa"] = Field("pareto", description="the front the population is taken from: "
                                              "Pareto non-dominance with ties kept, oldest first, or gepa's "
                                              "dominator pruning (keeps one of a tie, the newest)")

@@ -278,7 +278,8 @@ def gepa_round(sampler: Sampler, task: Task, reflector: Reflector, anchor: Seque
         state.save(run_dir)
         if budget > 0:
             adapter.prime(distinct[0], anchor, evaluations[0])
-            selector, batch_sampler = selection(seed + cycle, minibatch_size, parent_selector)  # what gepa builds from seed + cycle
+            # what gepa builds from seed + cycle
+            selector, batch_sampler = selection(seed + cycle, minibatch_size, parent_selector)
             if lookahead and adapter.speculate:
                 adapter.lookahead = Lookahead(batch_sampler, COMPONENT)
             result = gepa.optimize(

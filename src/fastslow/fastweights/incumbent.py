@@ -30,7 +30,7 @@ looks raise the false-acceptance rate above the single test's; fastslow.bench.fa
 
 ``population.selection: protected`` is the same rule with rule 2 relaxed for the *other* members only: any
 candidate not worse than the new incumbent beyond noise may compete for a seat, and rule 3 (new coverage) decides.
-Why: on the embedded cipher world a correct rule that the base weights can barely execute solves 2-3 of 24 anchor
+Why: on the embedded cipher world a correct rule that the base weights can barely execute solves a few anchor
 problems where the seed solves none; that cannot be told from luck in one round, so ``gated`` never lets it in and
 FST stays at the floor (docs/results/selection-embedded.json), while under ``protected`` it takes a seat, the slow
 weights train under it, and it replaces the incumbent once it wins beyond noise. The incumbent, which is what

@@ -83,14 +83,14 @@ def distill_loss(student, teacher, samples: Sequence[DistillSample], pad_id: int
                  max_len: int | None = None) -> dict:
     """The batch loss (token-weighted exact reverse KL) over ``samples``; with ``backward`` its gradient is
     accumulated into ``student``'s ``.grad`` micro-batch by micro-batch (``backward(loss)``, e.g.
-    ``accelerator.backward``); ``max_len``: aggregation 'constant''s normaliser. Returns the loss, the token-mean KL, the
-    student's token-mean entropy and the token count (floats)."""
+    ``accelerator.backward``); ``max_len``: aggregation 'constant''s normaliser (Dr.GRPO's). Returns the loss, the
+    token-mean KL, the student's token-mean entropy and the token count (floats)."""
     lengths = [len(s.token_ids) for s in samples]
     width = max(1, max(lengths))
     mask = torch.zeros((len(samples), width))
     for i, n in enumerate(lengths):
         mask[i, :n] = 1
-    weights = token_weights(mask, torch.tensor([s.group for s in samples]), aggregation, max_len)  # max_len: Dr.GRPO's
+    weights = token_weights(mask, torch.tensor([s.group for s in samples]), aggregation, max_len)
     totals = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": float(mask.sum())}
     order = sorted(range(len(samples)), key=lambda i: (lengths[i], i))
     for start in range(0, len(order), micro_batch_size):
@@ -135,7 +135,8 @@ def distill_step(learner, teacher, samples: Sequence[DistillSample], aggregation
     start = time.perf_counter()
     learner.model.train()
     totals = distill_loss(learner.model, teacher, samples, learner.pad_id, cfg.temperature, aggregation,
-                          cfg.micro_batch_size, backward=learner.accelerator.backward, max_len=cfg.max_completion_len)
+                          cfg.micro_batch_size, backward=learner.accelerator.backward,
+                          max_len=cfg.max_completion_len)
     learner.timings["forward_backward"] = time.perf_counter() - start
     if totals["kl"] < min_kl:
         learner.optimizer.zero_grad(set_to_none=True)

@@ -69,7 +69,8 @@ def _callback_class():
             eng.step_rollouts = []
             reused = sum(x[3] for x in rows)
             eng.channel.count_rl(len(rows), reused, sum(x[4] for x in rows))
-            stats = {**self.trainer.fst_step_metrics(),"train_accuracy": sum(bool(x[1]) for x in rows) / max(1, len(rows)),
+            stats = {**self.trainer.fst_step_metrics(),
+                     "train_accuracy": sum(bool(x[1]) for x in rows) / max(1, len(rows)),
                      "reused_frac": reused / max(1, len(rows))}
             if eng.distill:  # fst-distill: an EMA teacher follows the student after every step
                 eng.teacher.update(self.trainer.accelerator.unwrap_model(self.trainer.model))
