@@ -16,6 +16,8 @@ Rules measured:
     paired (z = 1.645);
   * the gated rule's anchor test, one challenger (per-test rate) and m challengers (per-round rate, Bonferroni
     ``incumbent.family_z``), for anchor sizes 16 and 24 and rollouts_per_anchor 1 and 2;
+  * the default rule, ``selection: protected`` with confirmation (one rollout per anchor problem, then 2 more for
+    the incumbent and the 2 closest challengers, tested again): two looks, through the production functions;
   * power: the rule-stating prompt against the seed prompt (a genuinely better prompt), same trials.
 
   python -m fastslow.bench.false_acceptance --out docs/results/selection-false-acceptance.json
@@ -74,6 +76,37 @@ def trials(b: dict, inc: str, chal: str, n: int, r: int, m: int, z: float, count
         v = [[sum(b[inc if k == 0 else chal][i][c] for c in cols[k * r:(k + 1) * r]) / r for i in idx]
              for k in range(m + 1)]
         hits += any(paired(v[k], v[0]).beats(zf) for k in range(1, m + 1))
+    return hits / count
+
+
+def confirm_trials(b: dict, inc: str, chal: str, n: int, m: int, extra: int, limit: int, z: float, count: int,
+                   rng) -> float:
+    """Share of trials where the incumbent is replaced under the default rule with confirmation: one rollout per
+    anchor problem, then ``extra`` more for the incumbent and the ``limit`` closest challengers (ahead, not beyond
+    noise) and the test again, through the production functions (``incumbent.close_challengers``,
+    ``incumbent.gated_population``): two looks, so above the single test's rate."""
+    from fastslow.fastweights.incumbent import close_challengers, gated_population
+
+    rollouts = len(b[inc][0])
+    if 1 + extra + m + limit * extra > rollouts:
+        raise ValueError(f"the bank has {rollouts} rollouts per problem; confirmation needs "
+                         f"{1 + extra + m + limit * extra}")
+    hits = 0
+    for _ in range(count):
+        idx = rng.sample(range(len(b[inc])), n)
+        cols = iter(rng.sample(range(rollouts), rollouts))
+        first = [next(cols) for _ in range(m + 1)]
+        source = [inc] + [chal] * m
+        prompts = ["incumbent"] + [f"challenger {k}" for k in range(m)]
+        subscores = [{i: b[source[k]][j][first[k]] for i, j in enumerate(idx)} for k in range(m + 1)]
+        groups = [[i] for i in range(n)]
+        for k in [0, *close_challengers(prompts, subscores, groups, z, limit)]:
+            for e in range(extra):
+                col = next(cols)
+                subscores[k].update({(e + 1) * n + i: b[source[k]][j][col] for i, j in enumerate(idx)})
+        for i in range(n):
+            groups[i].extend((e + 1) * n + i for e in range(extra))
+        hits += gated_population(prompts, subscores, groups, 2, z, explore=True).replaced
     return hits / count
 
 
@@ -139,6 +172,17 @@ def main(argv=None) -> None:
     power += [{"n": 3, "r": 1, "m": 1, "rule": rule, "rate": minibatch(b, seed_prompt, RULE_PROMPT, rule,
                                                                         args.trials, rng)}
               for rule in ("improvement_or_equal", "strict_improvement", "paired")]
+    # the default rule (selection: protected, confirm_rollouts 2, confirm_max 2); after the rows above, so that
+    # their random draws are those of earlier runs of this benchmark
+    for name, p in named:
+        for n in (16, 24):
+            for m in (1, 5):
+                rows.append({"kind": "confirm", "prompt": name, "rule": "protected", "n": n, "r": 1, "m": m,
+                             "extra": 2, "rate": confirm_trials(b, p, p, n, m, 2, 2, 1.645, args.trials, rng)})
+    for n in (16, 24):
+        for m in (1, 5):
+            power.append({"n": n, "r": 1, "m": m, "extra": 2, "rule": "protected",
+                          "rate": confirm_trials(b, seed_prompt, RULE_PROMPT, n, m, 2, 2, 1.645, args.trials, rng)})
     command = "python -m fastslow.bench.false_acceptance " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"task": "cipher", "model": args.model, "problems": args.problems, "rollouts": args.rollouts,
               "trials": args.trials, "z": 1.645, "accuracy": acc, "rule_prompt": RULE_PROMPT,

@@ -167,7 +167,7 @@ def run(args) -> None:
     command = "python -m fastslow.bench.junk_reflector " + " ".join(sys.argv[1:])
     if args.merge:
         out.write_text(json.dumps({"arms": ARMS, "rows": rows, "provenance": provenance(command)}, indent=1))
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in [int(s) for s in args.seeds.split(",") if s]:
         for mode in args.modes.split(","):
             for arm in args.arms.split(","):
                 if (arm, mode, seed) in done:

@@ -95,33 +95,39 @@ def junk(results: Path) -> str:
             f"repeats of the parent, {c['unusable']} unusable. {_commit(bank)}.")
     if data is None:
         return text + "\n\n_runs not measured yet: `python -m fastslow.bench.junk_reflector run`_\n"
-    rows = []
-    for r in data["rows"]:
-        p, n = r["start"], r["eval_problems"]
-        se = math.sqrt(p * (1 - p) / n)
-        verdict = "within" if r["end"] >= p - se else "BELOW"
-        rows.append([r["mode"].upper(), r["arm"], str(r["seed"]), str(r["steps"]), f"{100 * p:.1f}",
-                     f"{100 * r['end']:.1f}", f"{100 * se:.1f}", verdict,
-                     " ".join(map(str, r["distinct_per_round"]))])
+    def se(r):  # of the start: sqrt(p (1 - p) / problems)
+        return math.sqrt(r["start"] * (1 - r["start"]) / r["eval_problems"])
+
+    def lowest(r):  # the lowest evaluation after the start (the loss showed mid-run)
+        return min(y for x, y in r["curve"][1:]) if len(r["curve"]) > 1 else r["end"]
+
+    ordered = sorted(data["rows"], key=lambda r: (r["mode"], r["arm"] != "old", r["arm"], r["seed"]))
+    rows = [[r["mode"].upper(), f"`{r['arm']}`", str(r["seed"]), str(r["steps"]), f"{100 * r['start']:.1f}",
+             f"{100 * lowest(r):.1f}", f"{100 * r['end']:.1f}", f"{100 * se(r):.1f}",
+             "within" if r["end"] >= r["start"] - se(r) else "BELOW",
+             " ".join("seed" if kept else "other" for kept in r["seed_prompt_kept"]),
+             " ".join(map(str, r["distinct_per_round"]))] for r in ordered]
     summary = []
-    for mode in dict.fromkeys(r["mode"] for r in data["rows"]):
-        for arm in dict.fromkeys(r["arm"] for r in data["rows"]):
-            sel = [r for r in data["rows"] if r["mode"] == mode and r["arm"] == arm]
+    for mode in dict.fromkeys(r["mode"] for r in ordered):
+        for arm in dict.fromkeys(r["arm"] for r in ordered):
+            sel = [r for r in ordered if r["mode"] == mode and r["arm"] == arm]
             if not sel:
                 continue
-            below = sum(r["end"] < r["start"] - math.sqrt(r["start"] * (1 - r["start"]) / r["eval_problems"])
-                        for r in sel)
-            kept = sum(all(r["seed_prompt_kept"]) for r in sel)
             summary.append([mode.upper(), f"`{arm}`", str(len(sel)),
-                            ", ".join(f"{100 * (r['end'] - r['start']):+.1f}"
-                                      for r in sorted(sel, key=lambda r: r["seed"])),
-                            f"{below} of {len(sel)}", f"{kept} of {len(sel)}"])
+                            ", ".join(f"{100 * (r['end'] - r['start']):+.1f}" for r in sel),
+                            f"{sum(r['end'] < r['start'] - se(r) for r in sel)} of {len(sel)}",
+                            f"{sum(lowest(r) < r['start'] - se(r) for r in sel)} of {len(sel)}",
+                            f"{sum(all(r['seed_prompt_kept']) for r in sel)} of {len(sel)}"])
     text += "\n\n" + _table(["method", "selection", "seeds", "end - start per seed (points)",
-                               "seeds ending below start - SE", "seeds whose lead stayed the seed prompt"], summary)
-    return text + "\n\n" + _table(["arm", "selection", "seed", "steps", "start % (seed prompt)", "end %", "SE of start",
-                                   "end vs start - SE", "distinct prompts per round"], rows) + (
-        f"\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
-        f"per-problem mean@4. {_commit(data)}.\n")
+                              "seeds ending below start - SE", "seeds with any evaluation below start - SE",
+                              "seeds whose lead stayed the seed prompt every round"], summary)
+    return text + "\n\nPer run:\n\n" + _table(
+        ["method", "selection", "seed", "steps", "start % (seed prompt)", "lowest %", "end %", "SE of start",
+         "end vs start - SE", "lead after each round", "distinct prompts per round"], rows) + (
+        "\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
+        f"per-problem mean@4; lowest = the lowest evaluation after the start. Arms: "
+        + "; ".join(f"`{a}` = {json.dumps(v)}" for a, v in data["arms"].items() if any(r["arm"] == a for r in ordered))
+        + f". {_commit(data)}.\n")
 
 
 BLOCKS = {"selection-embedded": embedded, "selection-false-acceptance": false_acceptance, "selection-junk": junk}
