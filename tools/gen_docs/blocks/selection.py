@@ -72,11 +72,19 @@ def false_acceptance(results: Path) -> str:
         return "_not measured yet: run `python -m fastslow.bench.false_acceptance`_\n"
     rows = []
     for r in data["false_acceptance"]:
-        what = (f"minibatch of 3, `{r['rule']}`" if r["kind"] == "minibatch" else
-                f"gated anchor test, n = {r['n']}, r = {r['r']}, {r['m']} challenger(s)")
+        what = {"minibatch": f"minibatch of 3, `{r['rule']}`",
+                "anchor": f"gated anchor test, n = {r['n']}, r = {r['r']}, {r['m']} challenger(s)",
+                "confirm": f"**default** (`protected`, one rollout then {r.get('extra')} more for close calls), "
+                           f"n = {r['n']}, {r['m']} challenger(s)"}[r["kind"]]
         rows.append([f"{r['prompt']} ({100 * data['accuracy'][r['prompt']]:.1f} %)", what, f"{100 * r['rate']:.1f} %"])
-    power = [[f"n = {r['n']}, r = {r['r']}" + (f", `{r['rule']}`" if "rule" in r else f", {r['m']} challenger(s)"),
-              f"{100 * r['rate']:.1f} %"] for r in data["power_rule_vs_seed"]]
+    def setting(r):
+        if r.get("rule") == "protected":
+            return f"**default** (`protected`, +{r['extra']} for close calls), n = {r['n']}, {r['m']} challenger(s)"
+        if "rule" in r:
+            return f"minibatch, n = {r['n']}, r = {r['r']}, `{r['rule']}`"
+        return f"gated anchor test, n = {r['n']}, r = {r['r']}, {r['m']} challenger(s)"
+
+    power = [[setting(r), f"{100 * r['rate']:.1f} %"] for r in data["power_rule_vs_seed"]]
     return (_table(["prompt (its accuracy)", "rule", "false acceptance"], rows)
             + f"\n\nPower (the rule-stating prompt, {100 * data['accuracy']['rule']:.1f} %, against the seed prompt, "
             f"{100 * data['accuracy']['seed']:.1f} %):\n\n" + _table(["setting", "accepted"], power)
@@ -125,7 +133,7 @@ def junk(results: Path) -> str:
         ["method", "selection", "seed", "steps", "start % (seed prompt)", "lowest %", "end %", "SE of start",
          "end vs start - SE", "lead after each round", "distinct prompts per round"], rows) + (
         "\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
-        f"per-problem mean@4; lowest = the lowest evaluation after the start. Arms: "
+        "per-problem mean@4; lowest = the lowest evaluation after the start. Arms: "
         + "; ".join(f"`{a}` = {json.dumps(v)}" for a, v in data["arms"].items() if any(r["arm"] == a for r in ordered))
         + f". {_commit(data)}.\n")
 
