@@ -143,6 +143,9 @@ def main(argv=None) -> None:
     from fastslow.provenance import provenance
     from fastslow.rulebook import get_task
 
+    # the record of the code that runs, taken now (the tree may change while the trials run)
+    command = "python -m fastslow.bench.false_acceptance " + " ".join(sys.argv[1:] if argv is None else argv)
+    record = provenance(command)
     seed_prompt = get_task("cipher").seed_prompt
     b = bank(args.problems, args.rollouts, [seed_prompt, RULE_PROMPT], args.seed, args.model)
     rng = random.Random(args.seed)
@@ -183,10 +186,9 @@ def main(argv=None) -> None:
         for m in (1, 5):
             power.append({"n": n, "r": 1, "m": m, "extra": 2, "rule": "protected",
                           "rate": confirm_trials(b, seed_prompt, RULE_PROMPT, n, m, 2, 2, 1.645, args.trials, rng)})
-    command = "python -m fastslow.bench.false_acceptance " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"task": "cipher", "model": args.model, "problems": args.problems, "rollouts": args.rollouts,
               "trials": args.trials, "z": 1.645, "accuracy": acc, "rule_prompt": RULE_PROMPT,
-              "false_acceptance": rows, "power_rule_vs_seed": power, "provenance": provenance(command)}
+              "false_acceptance": rows, "power_rule_vs_seed": power, "provenance": record}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     for row in rows:
