@@ -174,6 +174,9 @@ def test_two_processes_end_with_the_weights_of_one(tmp_path, mode):
     over = {"mode": mode, "steps": 3, "eval": {"every": 3, "problems": 2, "k": 1, "kl_problems": 0},
             "checkpoint": {"every": 3, "keep": 1}, "learner": {"lr": 5e-4, "warmup_steps": 1, "kl_coef": 1e-3},
             "trl": {"args": {"adam_epsilon": 1e-4}}}
+    if mode == "fst-distill":  # a lead that leaves the seed prompt in the first round, so the KL has signal
+        over["population"] = {"size": K, "cycle_steps": 2, "anchor_size": 4, "budget": 4, "minibatch_size": 2,
+                              "selection": "front"}
     one, two = write_config(tmp_path, "one", **over), write_config(tmp_path, "two", **over)
     single = run_one_process(one)
     assert single.returncode == 0, single.stdout[-3000:] + single.stderr[-3000:]
@@ -189,6 +192,8 @@ def test_two_processes_end_with_the_weights_of_one(tmp_path, mode):
         assert x["grad_norm"] == pytest.approx(y["grad_norm"], rel=1e-4)
         if mode == "fst-distill":  # the KL to the teacher, summed over both processes' rows
             assert x["distill_kl"] == pytest.approx(y["distill_kl"], rel=1e-4, abs=1e-9)
+    if mode == "fst-distill":
+        assert any(x["distill_kl"] > 1e-6 for x in train["one"])  # a step with signal: the weights below moved
     if mode != "rl":
         gepa = {name: [m["population"] for m in ms if m["kind"] == "gepa"] for name, ms in metrics.items()}
         assert gepa["one"] == gepa["two"] and len(gepa["one"]) == 2
