@@ -101,11 +101,9 @@ def _trainer_class():
             behaviour = behaviour.to(device)
             row_keep = torch.tensor([k for k in keep for _ in range(G)], device=device)
             group_ids = torch.arange(len(groups), device=device).repeat_interleave(G)
-            def total(x):
-                return self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
             weights = token_weights(mask, group_ids, self.fst_loss.aggregation(L.aggregation),
-                                    self.fst_learner.max_completion_len, keep=row_keep, total=total)
-            self.fst_skip = total(row_keep.float().sum()).item() == 0
+                                    self.fst_learner.max_completion_len, keep=row_keep, total=self.fst_total)
+            self.fst_skip = self.fst_total(row_keep.float().sum()).item() == 0
             result = {"advantages": torch.tensor([a for g in groups for a in g.advantages], device=device),
                       "fst_behaviour": behaviour, "fst_weights": weights}
             if self.fst.kl_in_step:
@@ -141,12 +139,8 @@ def _trainer_class():
             ids = torch.tensor([[pad] * (longest - len(c)) + c for c in contexts], device=device)
             context_mask = torch.tensor([[0] * (longest - len(c)) + [1] * len(c) for c in contexts], device=device)
             group_ids = torch.arange(len(rollouts) // G, device=device).repeat_interleave(G)
-
-            def total(x):
-                return self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
-
             weights = token_weights(mask, group_ids, eng.cfg.learner.aggregation, self.fst_learner.max_completion_len,
-                                    total=total)
+                                    total=self.fst_total)
             self.fst_skip = False  # decided at the optimizer step, on the step's KL (create_optimizer)
             return {"fst_weights": weights, "fst_teacher_ids": ids, "fst_teacher_mask": context_mask}
 
@@ -173,6 +167,10 @@ def _trainer_class():
                 s["entropy"] += (entropies * m).sum().item()
                 s["tokens"] += m.sum().item()
             return loss * self.accelerator.num_processes
+
+        def fst_total(self, x: torch.Tensor) -> torch.Tensor:
+            """A scalar summed over every process of the step (``token_weights``' ``total``)."""
+            return self.accelerator.reduce(x.reshape(1).float(), reduction="sum")[0]
 
         def fst_sums_total(self, key: str) -> float:
             """A metric sum of this step over every process, per trained token (every process must call it)."""
