@@ -17,6 +17,13 @@ def _load(results: Path, name: str) -> dict:
     return data
 
 
+def _load_optional(results: Path, name: str) -> dict | None:
+    """A results file with its provenance record (blocks that cite the commit read it), or None when the file
+    does not exist yet (the block then says how to measure it)."""
+    path = results / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _pct(v, digits: int = 1) -> str:
     return "n/a" if v is None else f"{100 * v:.{digits}f} %"
 

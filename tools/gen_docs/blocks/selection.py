@@ -11,10 +11,8 @@ import json
 import math
 from pathlib import Path
 
-
-def _load(results: Path, name: str) -> dict | None:
-    path = results / name
-    return json.loads(path.read_text()) if path.is_file() else None
+from gen_docs.common import _load_optional as _load
+from gen_docs.common import _table  # a table ends with a newline
 
 
 def _mean_sd(xs: list[float]) -> str:
@@ -23,11 +21,6 @@ def _mean_sd(xs: list[float]) -> str:
     m = sum(xs) / len(xs)
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
     return f"{100 * m:.1f} ± {100 * sd:.1f}"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def _commit(data: dict) -> str:
@@ -61,7 +54,7 @@ def embedded(results: Path) -> str:
     head = ["mistake rate", "method", "selection", "final % (mean ± sd)", "per seed", "minus old, per seed (points)",
             "distinct prompts per round", "selection rollouts per run"]
     n = len({r["seed"] for r in rows})
-    return (_table(head, out) + f"\n\nFinal accuracy = mean of the last two evaluations (val mean@4), {n} seed(s); "
+    return (_table(head, out) + f"\nFinal accuracy = mean of the last two evaluations (val mean@4), {n} seed(s); "
             f"demo config shape (standard profile, cipher, rulebook reflector). Arms: "
             + "; ".join(f"`{a}` = {json.dumps(data['arms'].get(a, {}))}" for a in arms) + f". {_commit(data)}.\n")
 
@@ -86,9 +79,9 @@ def false_acceptance(results: Path) -> str:
 
     power = [[setting(r), f"{100 * r['rate']:.1f} %"] for r in data["power_rule_vs_seed"]]
     return (_table(["prompt (its accuracy)", "rule", "false acceptance"], rows)
-            + f"\n\nPower (the rule-stating prompt, {100 * data['accuracy']['rule']:.1f} %, against the seed prompt, "
+            + f"\nPower (the rule-stating prompt, {100 * data['accuracy']['rule']:.1f} %, against the seed prompt, "
             f"{100 * data['accuracy']['seed']:.1f} %):\n\n" + _table(["setting", "accepted"], power)
-            + f"\n\n{data['trials']} trials each, resampled from {data['problems']} problems x {data['rollouts']} "
+            + f"\n{data['trials']} trials each, resampled from {data['problems']} problems x {data['rollouts']} "
             f"rollouts per prompt (model `{data['model']}`, z = {data['z']}). {_commit(data)}.\n")
 
 
@@ -129,10 +122,10 @@ def junk(results: Path) -> str:
     text += "\n\n" + _table(["method", "selection", "seeds", "end - start per seed (points)",
                               "seeds ending below start - SE", "seeds with any evaluation below start - SE",
                               "seeds whose lead stayed the seed prompt every round"], summary)
-    return text + "\n\nPer run:\n\n" + _table(
+    return text + "\nPer run:\n\n" + _table(
         ["method", "selection", "seed", "steps", "start % (seed prompt)", "lowest %", "end %", "SE of start",
          "end vs start - SE", "lead after each round", "distinct prompts per round"], rows) + (
-        "\n\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
+        "\nSE = sqrt(p (1 - p) / problems), an upper bound on the standard error of a mean over problems of "
         "per-problem mean@4; lowest = the lowest evaluation after the start. Arms: "
         + "; ".join(f"`{a}` = {json.dumps(v)}" for a, v in data["arms"].items() if any(r["arm"] == a for r in ordered))
         + f". {_commit(data)}.\n")

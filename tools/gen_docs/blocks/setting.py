@@ -3,14 +3,10 @@ reflector's recovery rate, and FST with and without ``reframe``. Every number co
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
-
-def _load(results: Path, name: str) -> dict | None:
-    path = results / name
-    return json.loads(path.read_text()) if path.is_file() else None
+from gen_docs.common import _load_optional as _load
 
 
 def _pct(x: float | None) -> str:
