@@ -31,6 +31,30 @@ def user_module(tmp_path, monkeypatch, prefix: str, source: str, folder: str) ->
     return name
 
 
+class LocalHTTPServer:
+    """An HTTP server on a free 127.0.0.1 port, answering from a daemon thread while the ``with`` block runs (the
+    stub chat servers of several test files subclass it with their own request handler); ``api_base`` is its
+    OpenAI-style base URL."""
+
+    def __init__(self, handler):
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def send_chat_completion(handler, status: int, model: str, content: str, completion_id: str,
                          usage: tuple[int, int]) -> None:
     """Answer an OpenAI ``/v1/chat/completions`` request from an ``http.server`` handler with one assistant

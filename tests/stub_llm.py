@@ -6,18 +6,17 @@ loop gone wrong cannot spin forever)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from helpers import send_chat_completion, send_json_bytes
+from helpers import LocalHTTPServer, send_chat_completion, send_json_bytes
 
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError)  # the client gave up (a timeout) before the answer
 MODES = ("ok", "401", "404", "500", "timeout", "garbage", "unclosed", "repeat")
 
 
-class StubLLM:
+class StubLLM(LocalHTTPServer):
     def __init__(self, mode: str = "ok", max_requests: int = 200, hang_s: float = 3.0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -64,19 +63,7 @@ class StubLLM:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def no_proxy(environ) -> None:

@@ -4,8 +4,7 @@
 import json
 import logging
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 # litellm fetches its price map from GitHub at import time unless told to use its bundled copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:Items? .* (is|are) using the `R
 
 from fastslow.fastweights.reflectors.base import Reflector, ReflectorError  # noqa: E402
 from fastslow.fastweights.reflectors.llm import LLMReflector  # noqa: E402
-from helpers import send_chat_completion, send_json_bytes  # noqa: E402
+from helpers import LocalHTTPServer, send_chat_completion, send_json_bytes  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"  # litellm knows its price, so completion_cost is > 0 for a mock answer
 EXAMPLES = [
@@ -217,7 +216,7 @@ def test_importing_fastslow_does_not_import_litellm():
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
 
 
-class _FakeOpenAIServer:
+class _FakeOpenAIServer(LocalHTTPServer):
     """An OpenAI-compatible /v1/chat/completions endpoint on localhost: fails the first `fail_first` requests."""
 
     def __init__(self, answer, fail_first=0):
@@ -236,24 +235,14 @@ class _FakeOpenAIServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_local_openai_compatible_server(monkeypatch):
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     with _FakeOpenAIServer("```\nLocal edit.\n```", fail_first=2) as srv:
-        r = LLMReflector("hosted_vllm/local-model", api_base=srv.url, timeout=10, retries=3, sleep=Sleeps())
+        r = LLMReflector("hosted_vllm/local-model", api_base=srv.api_base, timeout=10, retries=3, sleep=Sleeps())
         assert r.propose("p", EXAMPLES) == "Local edit."
     # two 503s and one success: exactly three HTTP requests, so the client's own retries are off
     assert len(srv.requests) == 3
@@ -335,9 +324,9 @@ def test_thinking_model_over_http(monkeypatch):
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     with _FakeOpenAIServer("<think>draft ```\nbad\n```</think>\n```\nThought through.\n```") as srv:
-        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.url, timeout=10, retries=0, sleep=Sleeps())
+        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.api_base, timeout=10, retries=0, sleep=Sleeps())
         assert r.propose("p", EXAMPLES) == "Thought through."
     with _FakeOpenAIServer("```\nLeaked.<|im_end|>\n<|im_start|>assistant\n```") as srv:
-        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.url, timeout=10, retries=0, sleep=Sleeps())
+        r = LLMReflector("hosted_vllm/qwen3", api_base=srv.api_base, timeout=10, retries=0, sleep=Sleeps())
         assert r.propose("p", EXAMPLES) is None
     assert len(srv.requests) == 1 and r.stats.failures == 1 and "'<|im_end|>'" in r.stats.warnings[0]
