@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from gen_docs.common import _load_optional as _load
+from gen_docs.common import _table  # a table ends with a newline
 
 
 def _pct(x: float | None) -> str:
@@ -26,7 +27,7 @@ def _final(curve: list) -> float:
 def setting_search(results: Path) -> str:
     log = _load(results, "setting-search.json")
     if not log:
-        return "_no setting search recorded yet (`python -m fastslow.bench.setting_search`)_"
+        return "_no setting search recorded yet (`python -m fastslow.bench.setting_search`)_\n"
     rows = {}
     for e in log["entries"]:
         key = (e["program"], e["partial_credit"])
@@ -36,101 +37,87 @@ def setting_search(results: Path) -> str:
         for run in e.get("runs", []):
             if run["seed"] == 0:
                 row[run["mode"]] = (run["curve"][0][1], _final(run["curve"]))
-    head = ("| program | reward | told the rule % | seed-prompt pass@16 % | RL alone, seed 0: start -> final % | "
-            "GEPA-only, seed 0: final % |")
-    lines = [head, "|---|---|---|---|---|---|"]
+    table = []
     for (program, partial), row in rows.items():
         rl = f"{_pct(row['rl'][0])} -> {_pct(row['rl'][1])}" if "rl" in row else "-"
         gepa = _pct(row["gepa"][1]) if "gepa" in row else "-"
-        lines.append(f"| {_code(program)} | {'partial credit' if partial else '0/1'} | {_pct(row.get('told'))} | "
-                     f"{_pct(row.get('pass16'))} | {rl} | {gepa} |")
-    return "\n".join(lines)
+        table.append([_code(program), "partial credit" if partial else "0/1", _pct(row.get("told")),
+                      _pct(row.get("pass16")), rl, gepa])
+    return _table(["program", "reward", "told the rule %", "seed-prompt pass@16 %",
+                   "RL alone, seed 0: start -> final %", "GEPA-only, seed 0: final %"], table)
 
 
 def setting_confirm(results: Path) -> str:
     rec = _load(results, "setting-confirm.json")
     if not rec:
-        return "_no confirmation recorded yet_"
+        return "_no confirmation recorded yet_\n"
     v = rec["verdict"]
-    lines = ["| seed | RL alone: start -> final % (gain, pts) | GEPA-only final % | CPU-s RL / GEPA-only / FST |",
-             "|---|---|---|---|"]
+    table = []
     for seed in sorted({r["seed"] for r in rec["runs"]}):
         by = {r["mode"]: r for r in rec["runs"] if r["seed"] == seed}
         rl, gepa = by.get("rl"), by.get("gepa")
         rl_text = (f"{_pct(rl['curve'][0][1])} -> {_pct(_final(rl['curve']))} "
                    f"({100 * (_final(rl['curve']) - rl['curve'][0][1]):+.1f})") if rl else "-"
         cpu = " / ".join(f"{by[m]['cpu_seconds']:.0f}" if m in by else "-" for m in ("rl", "gepa", "fst"))
-        lines.append(f"| {seed} | {rl_text} | {_pct(_final(gepa['curve'])) if gepa else '-'} | {cpu} |")
+        table.append([seed, rl_text, _pct(_final(gepa["curve"])) if gepa else "-", cpu])
     c = v["criteria"]
-    lines.append("")
-    lines.append(f"Criteria (declared in `fastslow.rulebook.setting`): RL gains >= {100 * c['rl_gain_min']:.0f} pts in "
-                 f">= {c['rl_seeds_min']} seeds: **{'met' if v['rl_learns'] else 'not met'}** "
-                 f"({v['rl_improved_seeds']} seeds); GEPA-only plateaus >= {100 * c['gepa_gap_min']:.0f} pts below "
-                 f"100 %: **{'met' if v['gepa_plateaus_below'] else 'not met'}** (mean "
-                 f"{_pct(v['gepa_final_mean'])} %). Told the rule (greedy): {_pct(rec.get('told_the_rule'))} %.")
-    return "\n".join(lines)
+    return (_table(["seed", "RL alone: start -> final % (gain, pts)", "GEPA-only final %",
+                    "CPU-s RL / GEPA-only / FST"], table)
+            + f"\nCriteria (declared in `fastslow.rulebook.setting`): RL gains >= {100 * c['rl_gain_min']:.0f} pts in "
+            f">= {c['rl_seeds_min']} seeds: **{'met' if v['rl_learns'] else 'not met'}** "
+            f"({v['rl_improved_seeds']} seeds); GEPA-only plateaus >= {100 * c['gepa_gap_min']:.0f} pts below "
+            f"100 %: **{'met' if v['gepa_plateaus_below'] else 'not met'}** (mean "
+            f"{_pct(v['gepa_final_mean'])} %). Told the rule (greedy): {_pct(rec.get('told_the_rule'))} %.\n")
 
 
 def reflector_recovery(results: Path) -> str:
     rec = _load(results, "reflector-recovery.json")
     if not rec:
-        return "_no recovery measurement yet (`python -m fastslow.bench.reflector_recovery`)_"
+        return "_no recovery measurement yet (`python -m fastslow.bench.reflector_recovery`)_\n"
     tasks = list(rec["tasks"])
     noises = [row["noise"] for row in rec["tasks"][tasks[0]]["rows"]]
-    head = "| mistake rate (strength) | " + " | ".join(
-        f"`{t}` ({_code(rec['tasks'][t]['program'])}): recovered % (exact / equivalent)" for t in tasks) + " |"
-    lines = [head, "|---|" + "---|" * len(tasks)]
+    head = ["mistake rate (strength)"] + [
+        f"`{t}` ({_code(rec['tasks'][t]['program'])}): recovered % (exact / equivalent)" for t in tasks]
+    table = []
     for i, noise in enumerate(noises):
         cells = []
         for t in tasks:
             row = rec["tasks"][t]["rows"][i]
             cells.append(f"{_pct(row['recovered'])} ({_pct(row['exact'])} / {_pct(row['equivalent'])})")
-        lines.append(f"| {noise:g} ({1 - noise:g}) | " + " | ".join(cells) + " |")
+        table.append([f"{noise:g} ({1 - noise:g})", *cells])
     calls = {t: rec["tasks"][t]["calls"] for t in tasks}
-    lines.append("")
-    lines.append("Calls per cell: " + ", ".join(f"`{t}` {n}" for t, n in calls.items()) + f"; each call sees "
-                 f"{rec['minibatch_size']} examples ({rec['source']}).")
-    return "\n".join(lines)
+    return (_table(head, table) + "\nCalls per cell: " + ", ".join(f"`{t}` {n}" for t, n in calls.items())
+            + f"; each call sees {rec['minibatch_size']} examples ({rec['source']}).\n")
 
 
 def reframe_comparison(results: Path) -> str:
     rec = _load(results, "reframe-comparison.json")
     if not rec:
-        return "_no reframe comparison yet_"
-    lines = ["| FST | final % per seed | mean ± std % | distinct prompts / round |", "|---|---|---|---|"]
+        return "_no reframe comparison yet_\n"
+    table = []
     for arm in ("on", "off"):
         finals = [r["final"] for r in rec["arms"][arm]]
         sd = statistics.stdev(finals) if len(finals) > 1 else 0.0
         distinct = [d for r in rec["arms"][arm] for d in r["distinct_per_round"]]
-        lines.append(f"| reframe {arm} | {' / '.join(_pct(f) for f in finals)} | "
-                     f"{100 * statistics.mean(finals):.1f} ± {100 * sd:.1f} | "
-                     f"{statistics.mean(distinct):.2f} |")
-    lines.append("")
-    lines.append(f"Task `{rec['task']}`, {rec['steps']} steps, simulated reflector mistake rate {rec['noise']}; "
-                 f"difference of means {100 * rec['difference']:+.1f} pts vs the larger seed std "
-                 f"{100 * rec['spread']:.1f} pts: {rec['decision']}.")
-    return "\n".join(lines)
+        table.append([f"reframe {arm}", " / ".join(_pct(f) for f in finals),
+                      f"{100 * statistics.mean(finals):.1f} ± {100 * sd:.1f}", f"{statistics.mean(distinct):.2f}"])
+    return (_table(["FST", "final % per seed", "mean ± std %", "distinct prompts / round"], table)
+            + f"\nTask `{rec['task']}`, {rec['steps']} steps, simulated reflector mistake rate {rec['noise']}; "
+            f"difference of means {100 * rec['difference']:+.1f} pts vs the larger seed std "
+            f"{100 * rec['spread']:.1f} pts: {rec['decision']}.\n")
 
 
 def reflector_sweep_rl_learns(results: Path) -> str:
     rec = _load(results, "reflector-sweep-rl-learns.json")
     if not rec:
-        return "_no sweep yet_"
-    lines = ["| mistake rate | seed | FST % | GEPA-only % | RL % (same step) | FST - GEPA-only (pts) | FST - RL (pts) |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rec["rows"]:
-        f = r["final"]
-        lines.append(f"| {r['noise']:g} | {r['seed']} | {_pct(f['fst'])} | {_pct(f['gepa'])} | {_pct(f['rl'])} | "
-                     f"{100 * r['fst_minus_gepa']:+.1f} | {100 * r['fst_minus_rl']:+.1f} |")
-    lines += ["", f"Task `{rec['task']}`, {rec['steps']} steps; {rec['note']}."]
-    return "\n".join(lines)
+        return "_no sweep yet_\n"
+    table = [[f"{r['noise']:g}", r["seed"], _pct(r["final"]["fst"]), _pct(r["final"]["gepa"]),
+              _pct(r["final"]["rl"]), f"{100 * r['fst_minus_gepa']:+.1f}", f"{100 * r['fst_minus_rl']:+.1f}"]
+             for r in rec["rows"]]
+    return (_table(["mistake rate", "seed", "FST %", "GEPA-only %", "RL % (same step)", "FST - GEPA-only (pts)",
+                    "FST - RL (pts)"], table) + f"\nTask `{rec['task']}`, {rec['steps']} steps; {rec['note']}.\n")
 
 
-def _ends_in_newline(render):
-    return lambda results: render(results) + "\n"
-
-
-BLOCKS = {name: _ends_in_newline(render) for name, render in {
-    "setting-search": setting_search, "setting-confirm": setting_confirm,
-    "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison,
-    "reflector-sweep-rl-learns": reflector_sweep_rl_learns}.items()}
+BLOCKS = {"setting-search": setting_search, "setting-confirm": setting_confirm,
+          "reflector-recovery": reflector_recovery, "reframe-comparison": reframe_comparison,
+          "reflector-sweep-rl-learns": reflector_sweep_rl_learns}
